@@ -1,0 +1,1 @@
+//! Placeholder until the owning issue lands this crate.
