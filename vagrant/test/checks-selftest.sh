@@ -104,12 +104,14 @@ if (
     expect_ok "false fails" false # wrong on purpose
     CHECK_NAME="eventually 403" eventually_status 403 5 "$waf/?q=%3Cscript%3E"
     CHECK_RETRIES=1 expect_status 000 "$closed/"
+    CHECK_NAME="eventually true" eventually_ok 5 true
+    CHECK_NAME="eventually false" eventually_ok 1 false # wrong on purpose
     if checks_summary >/dev/null; then
         echo "checks_summary returned success with failures" >&2
         exit 1
     fi
-    [ "$CHECKS_PASSED" -eq 5 ] && [ "$CHECKS_FAILED" -eq 2 ] \
-        || { echo "counted $CHECKS_PASSED passed, $CHECKS_FAILED failed; want 5 and 2" >&2; exit 1; }
+    [ "$CHECKS_PASSED" -eq 6 ] && [ "$CHECKS_FAILED" -eq 3 ] \
+        || { echo "counted $CHECKS_PASSED passed, $CHECKS_FAILED failed; want 6 and 3" >&2; exit 1; }
 ) >"$work/lib.out" 2>&1; then
     ok "library counts passes and failures and checks_summary fails on failures"
 else
