@@ -1,0 +1,316 @@
+//! Non-decoding transformations: case, whitespace, comments, paths, hashes.
+use super::is_space;
+use base64::Engine as _;
+use md5::Digest as _;
+
+pub fn lowercase(input: &[u8], out: &mut Vec<u8>) {
+    out.extend(input.iter().map(u8::to_ascii_lowercase));
+}
+
+pub fn uppercase(input: &[u8], out: &mut Vec<u8>) {
+    out.extend(input.iter().map(u8::to_ascii_uppercase));
+}
+
+pub fn length(input: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(input.len().to_string().as_bytes());
+}
+
+pub fn sha1(input: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&sha1::Sha1::digest(input));
+}
+
+pub fn md5(input: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&md5::Md5::digest(input));
+}
+
+pub fn hex_encode(input: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &c in input {
+        out.push(HEX[usize::from(c >> 4)]);
+        out.push(HEX[usize::from(c & 15)]);
+    }
+}
+
+pub fn base64_encode(input: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(
+        base64::engine::general_purpose::STANDARD
+            .encode(input)
+            .as_bytes(),
+    );
+}
+
+pub fn url_encode(input: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &c in input {
+        if c == b' ' {
+            out.push(b'+');
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
+        }
+    }
+}
+
+pub fn cmd_line(input: &[u8], out: &mut Vec<u8>) {
+    let mut space = false;
+    for &c in input {
+        match c {
+            b'"' | b'\'' | b'\\' | b'^' => {}
+            b' ' | b',' | b';' | b'\t' | b'\r' | b'\n' => {
+                if !space {
+                    out.push(b' ');
+                    space = true;
+                }
+            }
+            b'/' | b'(' => {
+                if space {
+                    out.pop();
+                }
+                space = false;
+                out.push(c);
+            }
+            _ => {
+                out.push(c.to_ascii_lowercase());
+                space = false;
+            }
+        }
+    }
+}
+
+pub fn compress_whitespace(input: &[u8], out: &mut Vec<u8>) {
+    let mut in_ws = false;
+    for &c in input {
+        if is_space(c) || c == 0xa0 {
+            if !in_ws {
+                out.push(b' ');
+                in_ws = true;
+            }
+        } else {
+            out.push(c);
+            in_ws = false;
+        }
+    }
+}
+
+pub fn remove_whitespace(input: &[u8], out: &mut Vec<u8>) {
+    out.extend(
+        input
+            .iter()
+            .copied()
+            .filter(|&c| !(is_space(c) || c == 0xa0)),
+    );
+}
+
+pub fn remove_nulls(input: &[u8], out: &mut Vec<u8>) {
+    out.extend(input.iter().copied().filter(|&c| c != 0));
+}
+
+pub fn replace_nulls(input: &[u8], out: &mut Vec<u8>) {
+    out.extend(input.iter().map(|&c| if c == 0 { b' ' } else { c }));
+}
+
+pub fn trim(input: &[u8], out: &mut Vec<u8>) {
+    let s = trim_start(input);
+    out.extend_from_slice(trim_end(s));
+}
+
+pub fn trim_left(input: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(trim_start(input));
+}
+
+pub fn trim_right(input: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(trim_end(input));
+}
+
+fn trim_start(s: &[u8]) -> &[u8] {
+    let k = s.iter().take_while(|c| is_space(**c)).count();
+    &s[k..]
+}
+
+fn trim_end(s: &[u8]) -> &[u8] {
+    let k = s.iter().rev().take_while(|c| is_space(**c)).count();
+    &s[..s.len() - k]
+}
+
+pub fn replace_comments(input: &[u8], out: &mut Vec<u8>) {
+    let n = input.len();
+    let mut i = 0;
+    let mut in_comment = false;
+    while i < n {
+        if !in_comment {
+            if input[i] == b'/' && i + 1 < n && input[i + 1] == b'*' {
+                in_comment = true;
+                i += 2;
+            } else {
+                out.push(input[i]);
+                i += 1;
+            }
+        } else if input[i] == b'*' && i + 1 < n && input[i + 1] == b'/' {
+            in_comment = false;
+            out.push(b' ');
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    if in_comment {
+        out.push(b' ');
+    }
+}
+
+pub fn remove_comments(input: &[u8], out: &mut Vec<u8>) {
+    let n = input.len();
+    let mut i = 0;
+    let mut in_comment = false;
+    while i < n {
+        if !in_comment {
+            if input[i] == b'/' && i + 1 < n && input[i + 1] == b'*' {
+                in_comment = true;
+                i += 2;
+            } else if input[i] == b'<' && input[i..].starts_with(b"<!--") {
+                in_comment = true;
+                i += 4;
+            } else if (input[i] == b'-' && i + 1 < n && input[i + 1] == b'-') || input[i] == b'#' {
+                break;
+            } else {
+                out.push(input[i]);
+                i += 1;
+            }
+        } else if input[i] == b'*' && i + 1 < n && input[i + 1] == b'/' {
+            in_comment = false;
+            i += 2;
+        } else if input[i] == b'-' && input[i..].starts_with(b"-->") {
+            in_comment = false;
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    if in_comment {
+        out.push(b' ');
+    }
+}
+
+pub fn remove_comments_char(input: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < input.len() {
+        let rest = &input[i..];
+        if rest.starts_with(b"/*")
+            || rest.starts_with(b"*/")
+            || rest.starts_with(b"--") && !rest.starts_with(b"-->")
+        {
+            i += 2;
+        } else if rest.starts_with(b"<!--") {
+            i += 4;
+        } else if rest.starts_with(b"-->") {
+            i += 3;
+        } else if rest[0] == b'#' {
+            i += 1;
+        } else {
+            out.push(rest[0]);
+            i += 1;
+        }
+    }
+}
+
+pub fn normalize_path(input: &[u8], out: &mut Vec<u8>) {
+    normalize(input, out, false);
+}
+
+pub fn normalize_path_win(input: &[u8], out: &mut Vec<u8>) {
+    normalize(input, out, true);
+}
+
+fn normalize(input: &[u8], out: &mut Vec<u8>, win: bool) {
+    if input.is_empty() {
+        return;
+    }
+    let path: Vec<u8> = if win {
+        input
+            .iter()
+            .map(|&c| if c == b'\\' { b'/' } else { c })
+            .collect()
+    } else {
+        input.to_vec()
+    };
+    let absolute = path[0] == b'/';
+    let ends_dir = path.ends_with(b"/")
+        || path.ends_with(b"/.")
+        || path.ends_with(b"/..")
+        || path == b"."
+        || path == b"..";
+    let mut segs: Vec<&[u8]> = Vec::new();
+    for seg in path.split(|&c| c == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                if segs.last().is_some_and(|s| *s != b"..") {
+                    segs.pop();
+                } else if !absolute {
+                    segs.push(seg);
+                }
+            }
+            _ => segs.push(seg),
+        }
+    }
+    if absolute {
+        out.push(b'/');
+    }
+    for (k, seg) in segs.iter().enumerate() {
+        if k > 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(seg);
+    }
+    if ends_dir && !segs.is_empty() {
+        out.push(b'/');
+    }
+}
+
+pub fn utf8_to_unicode(input: &[u8], out: &mut Vec<u8>) {
+    let n = input.len();
+    let mut i = 0;
+    while i < n {
+        let c = input[i];
+        let (len, init) = match c {
+            0x00..=0x7f => (1, u32::from(c)),
+            0xc0..=0xdf => (2, u32::from(c & 0x1f)),
+            0xe0..=0xef => (3, u32::from(c & 0x0f)),
+            0xf0..=0xf7 => (4, u32::from(c & 0x07)),
+            _ => (0, 0),
+        };
+        if len <= 1 || i + len > n || !input[i + 1..i + len].iter().all(|b| b & 0xc0 == 0x80) {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let cp = input[i + 1..i + len]
+            .iter()
+            .fold(init, |a, b| (a << 6) | u32::from(b & 0x3f));
+        out.extend_from_slice(format!("%u{cp:04x}").as_bytes());
+        i += len;
+    }
+}
+
+fn parity(input: &[u8], out: &mut Vec<u8>, f: impl Fn(u8) -> u8) {
+    out.extend(input.iter().map(|&c| f(c)));
+}
+
+pub fn parity_even(input: &[u8], out: &mut Vec<u8>) {
+    parity(input, out, |c| {
+        let c = c & 0x7f;
+        if c.count_ones() % 2 == 1 { c | 0x80 } else { c }
+    });
+}
+
+pub fn parity_odd(input: &[u8], out: &mut Vec<u8>) {
+    parity(input, out, |c| {
+        let c = c & 0x7f;
+        if c.count_ones() % 2 == 0 { c | 0x80 } else { c }
+    });
+}
+
+pub fn parity_zero(input: &[u8], out: &mut Vec<u8>) {
+    parity(input, out, |c| c & 0x7f);
+}

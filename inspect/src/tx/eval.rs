@@ -1,0 +1,284 @@
+//! The rule loop of one phase: targets, transformations, operator, actions.
+use super::store::full_name;
+use super::{Allowed, Disruptive, Intervention, MatchedRule, TCache, Transaction};
+use crate::operators::Captures;
+use crate::parser::targets::Target;
+use crate::rule::{AllowScope, Rule, RuleAction};
+use crate::ruleset::{EngineMode, Entry};
+use crate::vars::Var;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// One value a rule link matched.
+struct Found {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    caps: Option<Captures>,
+}
+
+impl Transaction {
+    pub(super) fn run_phase(&mut self, phase: u8) -> Option<Intervention> {
+        if self.mode == EngineMode::Off || self.interrupted {
+            return None;
+        }
+        if self.allowed == Allowed::All || (self.allowed == Allowed::Request && phase <= 2) {
+            return None;
+        }
+        self.last_phase = phase;
+        self.store.set(
+            Var::Duration,
+            self.started.elapsed().as_micros().to_string(),
+        );
+        let rs = self.rs.clone();
+        let list = &rs.phases[usize::from(phase)];
+        let skips = &rs.skip_targets[usize::from(phase)];
+        let mut i = 0;
+        while i < list.len() {
+            let Entry::Rule(ri) = list[i] else {
+                i += 1;
+                continue;
+            };
+            let rule = &rs.rules[ri];
+            if self.removed.iter().any(|s| s.selects(rule)) || !self.eval_chain(rule) {
+                i += 1;
+                continue;
+            }
+            self.log_match(rule, phase);
+            match &rule.action {
+                Some(RuleAction::Deny | RuleAction::Drop | RuleAction::Redirect(_))
+                    if self.mode == EngineMode::On =>
+                {
+                    self.interrupted = true;
+                    return Some(self.intervention(rule));
+                }
+                Some(RuleAction::Allow(scope)) if self.mode == EngineMode::On => {
+                    self.allowed = match scope {
+                        AllowScope::All => Allowed::All,
+                        AllowScope::Request if phase <= 2 => Allowed::Request,
+                        _ => self.allowed,
+                    };
+                    return None;
+                }
+                _ => {}
+            }
+            if rule.skip_after.is_some() {
+                i = skips[i];
+                continue;
+            }
+            i += 1;
+            let mut n = rule.skip;
+            while n > 0 && i < list.len() {
+                if matches!(list[i], Entry::Rule(_)) {
+                    n -= 1;
+                }
+                i += 1;
+            }
+        }
+        None
+    }
+
+    fn intervention(&self, rule: &Rule) -> Intervention {
+        let message = rule
+            .msg
+            .as_ref()
+            .map(|m| lossy(m.expand(&self.store)))
+            .unwrap_or_default();
+        let (status, disruptive) = match &rule.action {
+            Some(RuleAction::Drop) => (rule.status.unwrap_or(403), Disruptive::Drop),
+            Some(RuleAction::Redirect(url)) => {
+                let s = rule
+                    .status
+                    .filter(|s| matches!(s, 301 | 302 | 303 | 307 | 308))
+                    .unwrap_or(302);
+                (s, Disruptive::Redirect(lossy(url.expand(&self.store))))
+            }
+            _ => (rule.status.unwrap_or(403), Disruptive::Deny),
+        };
+        Intervention {
+            status,
+            disruptive,
+            rule_id: rule.id,
+            message,
+        }
+    }
+
+    fn log_match(&mut self, rule: &Rule, phase: u8) {
+        tracing::trace!(rule_id = rule.id, file = %rule.file, line = rule.line, operator = %rule.operator.name, "rule matched");
+        if rule.log == Some(false) {
+            return;
+        }
+        if let Some(sev) = rule.severity {
+            let cur = self
+                .store
+                .scalar(Var::HighestSeverity)
+                .map(crate::operators::atoi_pub);
+            if cur.is_none_or(|c| (sev as i64) < c) {
+                self.store
+                    .set(Var::HighestSeverity, (sev as u8).to_string());
+            }
+        }
+        let msg = rule
+            .msg
+            .as_ref()
+            .map(|m| lossy(m.expand(&self.store)))
+            .unwrap_or_default();
+        let data = rule
+            .logdata
+            .as_ref()
+            .map(|m| lossy(m.expand(&self.store)))
+            .unwrap_or_default();
+        self.matched.push(MatchedRule {
+            id: rule.id,
+            msg,
+            severity: rule.severity,
+            tags: rule.tags.clone(),
+            data,
+            phase,
+        });
+    }
+
+    /// True when the rule and every rule chained to it matched.
+    fn eval_chain(&mut self, rule: &Rule) -> bool {
+        self.store.matched_vars.clear();
+        self.store.rule_id = rule.id;
+        self.store.rule_msg = rule.msg_text().into_bytes();
+        self.store.rule_severity = rule.severity.map(|s| s as u8);
+        let mut link = rule;
+        loop {
+            if !self.eval_link(link, rule) {
+                return false;
+            }
+            match &link.chain {
+                Some(next) => link = next,
+                None => return true,
+            }
+        }
+    }
+
+    fn eval_link(&mut self, link: &Rule, starter: &Rule) -> bool {
+        if link.targets.is_empty() {
+            self.apply_effects(link);
+            return true;
+        }
+        let mut found: Vec<Found> = Vec::new();
+        {
+            let store = &self.store;
+            let cache = &mut self.cache;
+            let runtime: Vec<&Target> = self
+                .target_exclusions
+                .iter()
+                .filter(|e| e.rules.selects(starter))
+                .map(|e| &e.target)
+                .collect();
+            let excluded = |var: Var, key: &[u8]| {
+                link.targets
+                    .iter()
+                    .filter(|t| t.exclude)
+                    .chain(runtime.iter().copied())
+                    .any(|t| t.var == var && t.selector.as_ref().is_none_or(|s| s.matches(key)))
+            };
+            for target in link.targets.iter().filter(|t| !t.exclude) {
+                store.visit(target, &excluded, &mut |item| {
+                    let mut caps = link.capture.then(Captures::new);
+                    let hit = if link.multi_match {
+                        multi_match(link, item.value, store, &mut caps)
+                    } else {
+                        let v = transformed(cache, link, item.value);
+                        link.operator
+                            .eval(&v, store, caps.as_mut())
+                            .then(|| v.to_vec())
+                    };
+                    if let Some(value) = hit {
+                        found.push(Found {
+                            name: full_name(item.var, item.key),
+                            value,
+                            caps,
+                        });
+                    }
+                });
+            }
+        }
+        if found.is_empty() {
+            return false;
+        }
+        for f in found {
+            if let Some(caps) = &f.caps {
+                for (i, c) in caps.iter().enumerate() {
+                    self.store.tx.insert(i.to_string(), c.clone());
+                }
+            }
+            self.store.matched_var.clone_from(&f.value);
+            self.store.matched_var_name.clone_from(&f.name);
+            self.store.matched_vars.push((f.name, f.value));
+            self.apply_effects(link);
+        }
+        true
+    }
+}
+
+fn lossy(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// `multiMatch`: the operator runs on the raw value and after every transformation that changed it.
+fn multi_match(
+    link: &Rule,
+    raw: &[u8],
+    store: &super::store::Store,
+    caps: &mut Option<Captures>,
+) -> Option<Vec<u8>> {
+    if link.operator.eval(raw, store, caps.as_mut()) {
+        return Some(raw.to_vec());
+    }
+    let mut cur = raw.to_vec();
+    let mut next = Vec::new();
+    for t in link.transforms.iter() {
+        t.apply(&cur, &mut next);
+        if next != cur {
+            std::mem::swap(&mut cur, &mut next);
+            if link.operator.eval(&cur, store, caps.as_mut()) {
+                return Some(cur);
+            }
+        }
+    }
+    None
+}
+
+enum Val<'a> {
+    Borrowed(&'a [u8]),
+    Shared(Arc<[u8]>),
+}
+
+impl std::ops::Deref for Val<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Val::Borrowed(b) => b,
+            Val::Shared(a) => a,
+        }
+    }
+}
+
+/// The value after the rule's transformations, computed once per (chain, value).
+fn transformed<'a>(cache: &mut TCache, rule: &Rule, value: &'a [u8]) -> Val<'a> {
+    if rule.transforms.is_empty() {
+        return Val::Borrowed(value);
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    let key = (rule.tchain, h.finish());
+    if let Some((input, out)) = cache.get(&key)
+        && **input == *value
+    {
+        return Val::Shared(out.clone());
+    }
+    let mut cur = value.to_vec();
+    let mut next = Vec::with_capacity(value.len());
+    for t in rule.transforms.iter() {
+        t.apply(&cur, &mut next);
+        std::mem::swap(&mut cur, &mut next);
+    }
+    let out: Arc<[u8]> = cur.into();
+    cache.insert(key, (value.into(), out.clone()));
+    Val::Shared(out)
+}

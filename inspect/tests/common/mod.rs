@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests: locating ../shared and Debian's CRS.
+#![allow(dead_code)]
+use std::path::PathBuf;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn shared() -> PathBuf {
+    repo_root().join("../shared")
+}
+
+/// Returns the path if it exists; otherwise fails under CI=true and returns None (skip) locally.
+pub fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path);
+    }
+    let msg = format!("{what} not found at {}", path.display());
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg} (CI=true: required)");
+    }
+    eprintln!("skipping: {msg}");
+    None
+}
+
+pub fn crs4() -> Option<PathBuf> {
+    require(shared().join("crs/v4.28.0"), "CRS v4.28.0")
+}
+
+/// Debian's modsecurity-crs: (crs-setup.conf, rules dir).
+pub fn crs3_debian() -> Option<(PathBuf, PathBuf)> {
+    let rules = require(
+        PathBuf::from("/usr/share/modsecurity-crs/rules"),
+        "Debian modsecurity-crs rules",
+    )?;
+    let setup = [
+        "/etc/modsecurity/crs/crs-setup.conf",
+        "/usr/share/modsecurity-crs/crs-setup.conf",
+        "/usr/share/modsecurity-crs/crs-setup.conf.example",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    let setup = require(
+        setup.unwrap_or_else(|| PathBuf::from("/etc/modsecurity/crs/crs-setup.conf")),
+        "Debian crs-setup.conf",
+    )?;
+    Some((setup, rules))
+}
