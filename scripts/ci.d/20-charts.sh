@@ -23,3 +23,12 @@ yamllint -s -c charts/tests/yamllint.yaml \
 
 echo "==> render, lint and validate the charts"
 python3 charts/tests/check_charts.py
+
+echo "==> validate the injector's golden patched pods"
+shopt -s nullglob
+golden=(injector/tests/golden/*.yaml)
+if [ "${#golden[@]}" -eq 0 ]; then
+    echo "error: no golden pods in injector/tests/golden" >&2
+    exit 1
+fi
+python3 charts/tests/validate_files.py "${golden[@]}"

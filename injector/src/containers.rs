@@ -1,0 +1,202 @@
+//! The containers and volumes the injector adds. Engine settings travel as `PALISADE_*`
+//! environment variables named after the annotations (`mode` -> `PALISADE_MODE`).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    HTTPGetAction, Probe, ResourceRequirements, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::annotations::{PodSettings, ServiceMesh, format_ports};
+use crate::config::{EngineConfig, RedirectConfig};
+
+pub const TMP_VOLUME: &str = "palisade-tmp";
+pub const RULES_VOLUME: &str = "palisade-rules";
+pub const RULES_DIR: &str = "/etc/palisade/rules";
+/// Named so a PodMonitor can scrape every engine by port name.
+pub const ADMIN_PORT_NAME: &str = "palisade-admin";
+
+fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, port: u16, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::Int(i32::from(port)),
+            ..Default::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+fn quantities(
+    cpu: &crate::quantity::Quantity,
+    memory: &crate::quantity::Quantity,
+) -> BTreeMap<String, K8sQuantity> {
+    BTreeMap::from([
+        ("cpu".to_owned(), K8sQuantity(cpu.to_string())),
+        ("memory".to_owned(), K8sQuantity(memory.to_string())),
+    ])
+}
+
+/// The engine container; `native` makes it a native sidecar (an init container that keeps
+/// running, whose startup probe holds back the app containers until the rules are loaded).
+pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
+    let mut env_vars = vec![
+        env("PALISADE_MODE", s.mode.as_str()),
+        env("PALISADE_PARANOIA_LEVEL", s.paranoia_level.to_string()),
+        env("PALISADE_LOG_LEVEL", s.log_level.as_str()),
+        env("PALISADE_CAPTURE_PORT", cfg.capture_port.to_string()),
+        env("PALISADE_ADMIN_PORT", cfg.admin_port.to_string()),
+    ];
+    let mut mounts = vec![VolumeMount {
+        name: TMP_VOLUME.to_owned(),
+        mount_path: "/tmp".to_owned(),
+        ..Default::default()
+    }];
+    if cfg.rules_config_map.is_some() {
+        env_vars.push(env("PALISADE_RULES_DIR", RULES_DIR));
+        mounts.push(VolumeMount {
+            name: RULES_VOLUME.to_owned(),
+            mount_path: RULES_DIR.to_owned(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    Container {
+        name: crate::ENGINE_CONTAINER.to_owned(),
+        image: Some(cfg.image.clone()),
+        image_pull_policy: Some(cfg.image_pull_policy.clone()),
+        restart_policy: native.then(|| "Always".to_owned()),
+        env: Some(env_vars),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("palisade-proxy".to_owned()),
+                container_port: i32::from(cfg.capture_port),
+                protocol: Some("TCP".to_owned()),
+                ..Default::default()
+            },
+            ContainerPort {
+                name: Some(ADMIN_PORT_NAME.to_owned()),
+                container_port: i32::from(cfg.admin_port),
+                protocol: Some("TCP".to_owned()),
+                ..Default::default()
+            },
+        ]),
+        startup_probe: Some(http_probe("/readyz", cfg.admin_port, 1, 120)),
+        readiness_probe: Some(http_probe("/readyz", cfg.admin_port, 5, 3)),
+        liveness_probe: Some(http_probe("/healthz", cfg.admin_port, 10, 3)),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantities(&s.cpu_request, &s.memory_request)),
+            limits: Some(quantities(&s.cpu_limit, &s.memory_limit)),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            run_as_user: Some(cfg.uid),
+            run_as_group: Some(cfg.uid),
+            run_as_non_root: Some(true),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        volume_mounts: Some(mounts),
+        ..Default::default()
+    }
+}
+
+/// `palisade-init`: installs the redirect rules in the pod's network namespace, then exits.
+/// It needs NET_ADMIN and NET_RAW and nothing else.
+pub fn init(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -> Container {
+    let mut env_vars = vec![
+        env("PALISADE_CAPTURE_PORT", engine.capture_port.to_string()),
+        env("PALISADE_ADMIN_PORT", engine.admin_port.to_string()),
+        env("PALISADE_ENGINE_UID", engine.uid.to_string()),
+        env(
+            "PALISADE_SERVICE_MESH",
+            if s.service_mesh == ServiceMesh::Istio {
+                "istio"
+            } else {
+                "none"
+            },
+        ),
+        env(
+            "PALISADE_INCLUDE_INBOUND_PORTS",
+            s.include_inbound_ports
+                .as_deref()
+                .map_or_else(|| "*".to_owned(), format_ports),
+        ),
+    ];
+    if !s.exclude_inbound_ports.is_empty() {
+        env_vars.push(env(
+            "PALISADE_EXCLUDE_INBOUND_PORTS",
+            format_ports(&s.exclude_inbound_ports),
+        ));
+    }
+    Container {
+        name: crate::INIT_CONTAINER.to_owned(),
+        image: Some(redirect.init_image.clone()),
+        image_pull_policy: Some(redirect.init_image_pull_policy.clone()),
+        command: Some(vec!["palisade-init".to_owned()]),
+        env: Some(env_vars),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_owned(), K8sQuantity("10m".to_owned())),
+                ("memory".to_owned(), K8sQuantity("16Mi".to_owned())),
+            ])),
+            limits: Some(BTreeMap::from([(
+                "memory".to_owned(),
+                K8sQuantity("64Mi".to_owned()),
+            )])),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            run_as_user: Some(0),
+            run_as_non_root: Some(false),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                add: Some(vec!["NET_ADMIN".to_owned(), "NET_RAW".to_owned()]),
+                drop: Some(vec!["ALL".to_owned()]),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn volumes(cfg: &EngineConfig) -> Vec<Volume> {
+    let mut v = vec![Volume {
+        name: TMP_VOLUME.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(K8sQuantity("64Mi".to_owned())),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }];
+    if let Some(cm) = &cfg.rules_config_map {
+        v.push(Volume {
+            name: RULES_VOLUME.to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: cm.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    v
+}

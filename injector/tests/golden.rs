@@ -1,0 +1,218 @@
+//! Fixture pods of real shapes in, patched pods out, compared with golden files in
+//! tests/golden/ (regenerate with UPDATE_GOLDEN=1). scripts/ci.d/20-charts.sh validates every
+//! golden pod strictly against the Kubernetes 1.29 and 1.33 schemas.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{config_with, dir, fixture};
+use k8s_openapi::api::core::v1::Pod;
+use palisade_injector::config::InjectorConfig;
+use palisade_injector::inject::{Decision, decide};
+use serde_json::{Value, json};
+
+fn enabled_ns() -> BTreeMap<String, String> {
+    BTreeMap::from([("palisade.dev/inject".to_owned(), "enabled".to_owned())])
+}
+
+fn patched(name: &str, cfg: &InjectorConfig, ns_labels: &BTreeMap<String, String>) -> Value {
+    let mut doc = fixture(name);
+    let ns = doc["metadata"]["namespace"].as_str().unwrap().to_owned();
+    let pod: Pod = serde_json::from_value(doc.clone()).unwrap();
+    let Decision::Patch { patch, .. } = decide(&pod, &ns, ns_labels, cfg) else {
+        panic!(
+            "{name}: expected a patch, got {:?}",
+            decide(&pod, &ns, ns_labels, cfg)
+        );
+    };
+    let patch: json_patch::Patch = serde_json::from_value(patch).unwrap();
+    json_patch::patch(&mut doc, &patch)
+        .unwrap_or_else(|e| panic!("{name}: patch does not apply: {e}"));
+    // Injecting the result again must change nothing.
+    let again: Pod = serde_json::from_value(doc.clone()).unwrap();
+    assert_eq!(
+        decide(&again, &ns, ns_labels, cfg),
+        Decision::Skip("already injected"),
+        "{name}: second pass"
+    );
+    doc
+}
+
+fn check_golden(golden: &str, doc: &Value) {
+    let path = dir("golden").join(golden);
+    let text = serde_yaml::to_string(doc).unwrap();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(text, want, "{golden} differs from the golden file");
+}
+
+fn init_names(doc: &Value) -> Vec<&str> {
+    doc["spec"]["initContainers"]
+        .as_array()
+        .map_or(vec![], |a| {
+            a.iter().map(|c| c["name"].as_str().unwrap()).collect()
+        })
+}
+
+fn engine_env(container: &Value, name: &str) -> String {
+    container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn labelled_pod_gets_native_sidecar_engine_on_1_33() {
+    let doc = patched("web-labelled.yaml", &config_with(|_| {}), &BTreeMap::new());
+    assert_eq!(init_names(&doc), ["palisade-engine"]);
+    let engine = &doc["spec"]["initContainers"][0];
+    assert_eq!(engine["restartPolicy"], "Always");
+    assert_eq!(engine["startupProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(engine["securityContext"]["runAsUser"], 15300);
+    assert_eq!(engine["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        doc["metadata"]["annotations"]["palisade.dev/status"],
+        "injected"
+    );
+    check_golden("web-labelled.yaml", &doc);
+}
+
+#[test]
+fn regular_container_engine_before_kubernetes_1_29() {
+    let cfg = config_with(|c| c["kubernetesVersion"] = json!("1.28"));
+    let doc = patched("web-labelled.yaml", &cfg, &BTreeMap::new());
+    assert!(doc["spec"].get("initContainers").is_none());
+    let names: Vec<_> = doc["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("web"), json!("palisade-engine")]);
+    assert!(doc["spec"]["containers"][1].get("restartPolicy").is_none());
+    check_golden("web-labelled-k8s-1.28.yaml", &doc);
+}
+
+#[test]
+fn namespace_label_injects_with_annotation_overrides() {
+    let doc = patched("multi-container.yaml", &config_with(|_| {}), &enabled_ns());
+    let engine = &doc["spec"]["initContainers"][0];
+    assert_eq!(engine_env(engine, "PALISADE_MODE"), "monitor");
+    assert_eq!(engine_env(engine, "PALISADE_PARANOIA_LEVEL"), "3");
+    assert_eq!(engine_env(engine, "PALISADE_LOG_LEVEL"), "debug");
+    assert_eq!(engine["resources"]["requests"]["cpu"], "250m");
+    assert_eq!(engine["resources"]["limits"]["memory"], "1Gi");
+    assert_eq!(
+        doc["metadata"]["annotations"]["prometheus.io/scrape"], "true",
+        "existing annotations kept"
+    );
+    check_golden("multi-container.yaml", &doc);
+}
+
+#[test]
+fn init_redirect_puts_palisade_init_first_before_existing_init_containers() {
+    let doc = patched("existing-init.yaml", &config_with(|_| {}), &BTreeMap::new());
+    assert_eq!(
+        init_names(&doc),
+        ["palisade-init", "palisade-engine", "migrate"]
+    );
+    let init = &doc["spec"]["initContainers"][0];
+    assert_eq!(
+        init["securityContext"]["capabilities"],
+        json!({"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]})
+    );
+    assert_eq!(
+        engine_env(init, "PALISADE_INCLUDE_INBOUND_PORTS"),
+        "8080,8443"
+    );
+    let volumes: Vec<_> = doc["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].clone())
+        .collect();
+    assert_eq!(volumes, [json!("config"), json!("palisade-tmp")]);
+    check_golden("existing-init.yaml", &doc);
+}
+
+fn openshift() -> InjectorConfig {
+    config_with(|c| c["multusNetwork"] = json!("palisade-system/palisade-cni"))
+}
+
+#[test]
+fn multus_network_appended_to_comma_form() {
+    let doc = patched("multus-comma.yaml", &openshift(), &BTreeMap::new());
+    assert_eq!(
+        doc["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"],
+        "sriov-net@net1,palisade-system/palisade-cni"
+    );
+    check_golden("multus-comma.yaml", &doc);
+}
+
+#[test]
+fn multus_network_appended_to_json_list_form() {
+    let doc = patched("multus-json.yaml", &openshift(), &BTreeMap::new());
+    let nets: Value = serde_json::from_str(
+        doc["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(nets[0]["name"], "macvlan-conf");
+    assert_eq!(
+        nets[1],
+        json!({"name": "palisade-cni", "namespace": "palisade-system"})
+    );
+    check_golden("multus-json.yaml", &doc);
+}
+
+#[test]
+fn istio_injected_pod_keeps_istio_containers_and_gets_mesh_mode() {
+    let doc = patched(
+        "istio-injected.yaml",
+        &config_with(|_| {}),
+        &BTreeMap::new(),
+    );
+    assert_eq!(
+        init_names(&doc),
+        [
+            "palisade-init",
+            "palisade-engine",
+            "istio-init",
+            "istio-proxy"
+        ]
+    );
+    assert_eq!(
+        engine_env(&doc["spec"]["initContainers"][0], "PALISADE_SERVICE_MESH"),
+        "istio"
+    );
+    check_golden("istio-injected.yaml", &doc);
+}
+
+#[test]
+fn rules_config_map_is_mounted_read_only() {
+    let cfg = config_with(|c| c["engine"]["rulesConfigMap"] = json!("shop-rules"));
+    let doc = patched("web-labelled.yaml", &cfg, &BTreeMap::new());
+    let engine = &doc["spec"]["initContainers"][0];
+    assert_eq!(
+        engine_env(engine, "PALISADE_RULES_DIR"),
+        "/etc/palisade/rules"
+    );
+    assert!(
+        doc["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["configMap"]["name"] == "shop-rules")
+    );
+    check_golden("web-labelled-rules.yaml", &doc);
+}
