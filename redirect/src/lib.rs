@@ -1,1 +1,78 @@
-//! Placeholder until the owning issue lands this crate.
+//! Palisade's traffic redirection: plan the nat rules that send a pod's inbound TCP to the
+//! engine, render them for `iptables-restore` and `nft -f`, and apply, check or remove them
+//! inside a pod's network namespace.
+//!
+//! ```
+//! use palisade_redirect::{RedirectConfig, plan, render};
+//! let plan = plan(&RedirectConfig::default());
+//! assert!(render::nft::render(&plan).contains("redirect to :15300"));
+//! ```
+//!
+//! The planner and renderers are pure. [`exec`] runs the packet-filter tools in the calling
+//! thread's namespace; [`netns::run_in`] moves work into a pod's namespace on its own thread.
+
+pub mod backend;
+pub mod config;
+pub mod exec;
+pub mod netns;
+pub mod plan;
+pub mod render;
+
+pub use backend::{Backend, BackendChoice};
+pub use config::{ConfigError, IpFamilies, MeshMode, PortRange, PortSelection, RedirectConfig};
+pub use exec::{Drift, ExecError};
+pub use netns::NetnsError;
+pub use plan::{Plan, plan};
+
+use std::path::Path;
+
+/// Any failure of [`apply_in`], [`check_in`] or [`remove_in`].
+#[derive(Debug, thiserror::Error)]
+pub enum RedirectError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+/// Enters `netns`, sets the IP families from its addresses, plans, resolves the backend and
+/// applies. Returns the backend used and the plan applied.
+pub fn apply_in(
+    netns: &Path,
+    config: &RedirectConfig,
+    choice: BackendChoice,
+) -> Result<(Backend, Plan), RedirectError> {
+    netns::run_in(netns, || {
+        let mut config = config.clone();
+        config.families = IpFamilies::from_addresses(&netns::addresses()?);
+        let plan = plan(&config);
+        let backend = choice.resolve()?;
+        exec::apply(backend, &plan)?;
+        Ok((backend, plan))
+    })?
+}
+
+/// Enters `netns` and compares its live rules with the plan for `config` (families from the
+/// namespace's addresses, as [`apply_in`] does).
+pub fn check_in(
+    netns: &Path,
+    config: &RedirectConfig,
+    choice: BackendChoice,
+) -> Result<(Backend, Drift), RedirectError> {
+    netns::run_in(netns, || {
+        let mut config = config.clone();
+        config.families = IpFamilies::from_addresses(&netns::addresses()?);
+        let backend = choice.resolve()?;
+        Ok((backend, exec::check(backend, &plan(&config))?))
+    })?
+}
+
+/// Enters `netns` and removes Palisade's rules: from the chosen backend, or from all of them
+/// for [`BackendChoice::Auto`].
+pub fn remove_in(netns: &Path, choice: BackendChoice) -> Result<(), RedirectError> {
+    netns::run_in(netns, || match choice {
+        BackendChoice::Auto => exec::remove_all(),
+        BackendChoice::Fixed(b) => exec::remove(b),
+    })??;
+    Ok(())
+}
