@@ -60,6 +60,14 @@ impl IpSet {
                 .filter(|b| *b <= max)
                 .ok_or_else(|| format!("bad prefix length in {item:?}"))?,
         };
+        // IPv4-mapped IPv6 networks are IPv4 networks (addresses are folded the same way).
+        let (ip, bits) = match ip {
+            IpAddr::V6(v6) if bits >= 96 => match v6.to_ipv4_mapped() {
+                Some(v4) => (IpAddr::V4(v4), bits - 96),
+                None => (ip, bits),
+            },
+            _ => (ip, bits),
+        };
         self.nets.push((ip, bits));
         Ok(())
     }
@@ -68,9 +76,15 @@ impl IpSet {
         let Ok(s) = std::str::from_utf8(input) else {
             return false;
         };
-        let Ok(ip) = s.trim().parse::<IpAddr>() else {
+        let Ok(mut ip) = s.trim().parse::<IpAddr>() else {
             return false;
         };
+        // An IPv4-mapped IPv6 address is the IPv4 address.
+        if let IpAddr::V6(v6) = ip
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            ip = IpAddr::V4(v4);
+        }
         self.nets.iter().any(|(net, bits)| match (net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(
                 u128::from(u32::from(*n)),

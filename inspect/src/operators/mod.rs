@@ -3,6 +3,7 @@ mod ip;
 mod pm;
 mod rx;
 mod simple;
+mod verify;
 
 use crate::macros::{Macro, NoVars, Resolver};
 use std::borrow::Cow;
@@ -56,6 +57,7 @@ pub enum OpKind {
     ValidateUrlEncoding,
     ValidateUtf8Encoding,
     IpMatch(Box<IpSet>),
+    Verify(Box<verify::Verify>),
     Unconditional,
     NoMatch,
     /// Look-ups that need a database or the network (`@geoLookup`, `@rbl`): the engine
@@ -161,6 +163,15 @@ fn compile(name: &str, param: &str, base_dir: &Path) -> Result<OpKind, OperatorE
         "ipmatch" => OpKind::IpMatch(Box::new(IpSet::parse_list(param).map_err(bad)?)),
         "ipmatchfromfile" | "ipmatchf" => {
             OpKind::IpMatch(Box::new(IpSet::from_file(name, param, base_dir)?))
+        }
+        "verifycc" | "verifyssn" | "verifycpf" | "verifysvnr" => {
+            let check = match name.to_ascii_lowercase().as_str() {
+                "verifycc" => verify::Check::CreditCard,
+                "verifyssn" => verify::Check::Ssn,
+                "verifycpf" => verify::Check::Cpf,
+                _ => verify::Check::Svnr,
+            };
+            OpKind::Verify(Box::new(verify::Verify::new(check, param).map_err(bad)?))
         }
         "unconditionalmatch" => OpKind::Unconditional,
         "nomatch" => OpKind::NoMatch,

@@ -26,7 +26,7 @@ pub fn eval_kind(
         OpKind::Le(p) => atoi(input) <= atoi(&p.get(r)),
         OpKind::Within(p) => {
             let hay = p.get(r);
-            let m = !input.is_empty() && find(&hay, input).is_some();
+            let m = find(&hay, input).is_some();
             if m {
                 hit(&mut caps, input);
             }
@@ -82,6 +82,13 @@ pub fn eval_kind(
         OpKind::ValidateUrlEncoding => invalid_url_encoding(input),
         OpKind::ValidateUtf8Encoding => std::str::from_utf8(input).is_err(),
         OpKind::IpMatch(set) => set.contains(input),
+        OpKind::Verify(v) => match v.eval(input) {
+            Some(m) => {
+                hit(&mut caps, &m);
+                true
+            }
+            None => false,
+        },
         OpKind::Unconditional => true,
         OpKind::NoMatch | OpKind::External => false,
     }

@@ -30,7 +30,9 @@ pub fn url_decode_uni(input: &[u8], out: &mut Vec<u8>) {
         if c == b'%' {
             if i + 1 < n && (input[i + 1] | 0x20) == b'u' {
                 if i + 5 < n && input[i + 2..i + 6].iter().all(|&h| is_hex(h)) {
-                    out.push(full_width(&input[i + 2..i + 6]));
+                    let h = &input[i + 2..i + 6];
+                    let cp = (u32::from(x2c(h[0], h[1])) << 8) | u32::from(x2c(h[2], h[3]));
+                    out.push(super::bestfit::ascii(cp).unwrap_or_else(|| full_width(h)));
                     i += 6;
                 } else {
                     out.extend_from_slice(&input[i..i + 2]);
@@ -133,18 +135,19 @@ pub fn css_decode(input: &[u8], out: &mut Vec<u8>) {
             j += 1;
         }
         if j > 0 {
-            let h = &input[i..i + j];
-            let (mut d, full) = match j {
-                1 => (x2c(b'0', h[0]), false),
-                2 | 3 => (x2c(h[j - 2], h[j - 1]), false),
-                4 => (x2c(h[2], h[3]), true),
-                5 => (x2c(h[3], h[4]), h[0] == b'0'),
-                _ => (x2c(h[4], h[5]), h[0] == b'0' && h[1] == b'0'),
-            };
-            if full && d > 0 && d < 0x5f && (h[j - 3] | 0x20) == b'f' && (h[j - 4] | 0x20) == b'f' {
-                d += 0x20;
+            let cp = input[i..i + j].iter().fold(0u32, |a, &d| {
+                a * 16 + u32::from(super::hex_val(d).unwrap_or(0))
+            });
+            if (0xff01..=0xff5e).contains(&cp) {
+                // Full-width ASCII folds to ASCII.
+                out.push((cp - 0xfee0) as u8);
+            } else if cp < 0x80 {
+                out.push(cp as u8);
+            } else {
+                let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
-            out.push(d);
             if i + j < n && is_space(input[i + j]) {
                 j += 1;
             }
@@ -184,13 +187,14 @@ pub fn escape_seq_decode(input: &[u8], out: &mut Vec<u8>) {
         if let Some(c) = simple {
             out.push(c);
             i += 2;
-        } else if (input[i + 1] | 0x20) == b'x'
-            && i + 3 < n
-            && is_hex(input[i + 2])
-            && is_hex(input[i + 3])
-        {
-            out.push(x2c(input[i + 2], input[i + 3]));
-            i += 4;
+        } else if (input[i + 1] | 0x20) == b'x' {
+            if i + 3 < n && is_hex(input[i + 2]) && is_hex(input[i + 3]) {
+                out.push(x2c(input[i + 2], input[i + 3]));
+                i += 4;
+            } else {
+                out.extend_from_slice(&input[i..i + 2]);
+                i += 2;
+            }
         } else if is_odigit(input[i + 1]) {
             let mut j = 2;
             while j < 4 && i + j < n && is_odigit(input[i + j]) {
@@ -318,6 +322,10 @@ fn decode_lenient(data: &[u8], out: &mut Vec<u8>) {
 }
 
 pub fn hex_decode(input: &[u8], out: &mut Vec<u8>) {
+    // Odd length or a non-hex byte: nothing decodes.
+    if input.len() % 2 == 1 || !input.iter().all(|c| is_hex(*c)) {
+        return;
+    }
     for pair in input.chunks_exact(2) {
         out.push(x2c(pair[0], pair[1]));
     }

@@ -1,4 +1,5 @@
 //! Transformation functions (`t:`), byte-exact with ModSecurity's.
+mod bestfit;
 mod decode;
 mod text;
 

@@ -44,7 +44,7 @@ pub fn url_encode(input: &[u8], out: &mut Vec<u8>) {
     for &c in input {
         if c == b' ' {
             out.push(b'+');
-        } else if c.is_ascii_alphanumeric() {
+        } else if c.is_ascii_alphanumeric() || c == b'*' {
             out.push(c);
         } else {
             out.extend_from_slice(&[b'%', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
@@ -178,11 +178,14 @@ pub fn remove_comments(input: &[u8], out: &mut Vec<u8>) {
                 i += 1;
             }
         } else if input[i] == b'*' && i + 1 < n && input[i + 1] == b'/' {
+            // ModSecurity copies the byte after the comment (its NUL terminator at the end).
             in_comment = false;
-            i += 2;
+            out.push(input.get(i + 2).copied().unwrap_or(0));
+            i += 3;
         } else if input[i] == b'-' && input[i..].starts_with(b"-->") {
             in_comment = false;
-            i += 3;
+            out.push(input.get(i + 3).copied().unwrap_or(0));
+            i += 4;
         } else {
             i += 1;
         }
@@ -235,11 +238,7 @@ fn normalize(input: &[u8], out: &mut Vec<u8>, win: bool) {
         input.to_vec()
     };
     let absolute = path[0] == b'/';
-    let ends_dir = path.ends_with(b"/")
-        || path.ends_with(b"/.")
-        || path.ends_with(b"/..")
-        || path == b"."
-        || path == b"..";
+    let ends_dir = path.ends_with(b"/");
     let mut segs: Vec<&[u8]> = Vec::new();
     for seg in path.split(|&c| c == b'/') {
         match seg {
