@@ -27,5 +27,5 @@ retry 3 apt-get update -qq
 # kubelet runs it on the host. buildah: builds the images without a Docker daemon.
 retry 3 apt-get install -y -qq --no-install-recommends \
     ca-certificates curl gnupg jq rsync iptables nftables conntrack socat ethtool \
-    buildah fuse-overlayfs >/dev/null
+    buildah >/dev/null
 log "done"

@@ -13,8 +13,9 @@ for image in engine cni injector; do
     ref="localhost/palisade-$image:$PALISADE_IMAGE_TAG"
     log "building $ref from images/$image/Dockerfile"
     # --network host: RUN steps fetch crates (and CRS) without buildah setting up its own
-    # CNI network next to the cluster's. --layers + cache mounts keep rebuilds incremental.
-    buildah build --layers --network host --ignorefile images/.dockerignore \
+    # CNI network next to the cluster's. --isolation chroot: no OCI runtime needed for RUN.
+    # --layers + cache mounts keep rebuilds incremental.
+    buildah build --layers --network host --isolation chroot --ignorefile images/.dockerignore \
         -f "images/$image/Dockerfile" -t "$ref" . \
         || die "building $ref failed (see the build output above)"
     archive="/var/tmp/palisade-$image.tar"
