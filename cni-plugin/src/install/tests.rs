@@ -1,0 +1,422 @@
+//! Installer tests on temporary directories: golden conflists for calico-, flannel- and
+//! cilium-shaped inputs, re-insertion after the primary CNI rewrites its file, removal,
+//! kubeconfig rewrite on token rotation, and the repair decision.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::config::{InstallConfig, RepairMode};
+use super::conflist;
+use super::installer::{Ensure, Installer};
+use super::repair::{self, Repair};
+
+const SERVER: &str = "https://10.96.0.1:443";
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cni-plugin/src/install/testdata")
+        .join(name)
+}
+
+/// A node's CNI dirs and service-account files under one temp dir.
+struct Node {
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn new(primary: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["bin", "net.d", "sa"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(dir.path().join("sa/token"), "token-1").unwrap();
+        std::fs::write(
+            dir.path().join("sa/ca.crt"),
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("palisade-cni-src"), b"\x7fELF plugin bytes").unwrap();
+        if let Some(name) = primary {
+            std::fs::copy(testdata(name), dir.path().join("net.d").join(name)).unwrap();
+        }
+        Self { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn config(&self, mode: &str) -> InstallConfig {
+        serde_json::from_value(json!({
+            "mode": mode,
+            "hostBinDir": self.path("bin"),
+            "hostConfDir": self.path("net.d"),
+            "hostBinDirOnNode": "/opt/cni/bin",
+            "hostConfDirOnNode": "/etc/cni/net.d",
+            "excludeNamespaces": ["kube-system"],
+            "repairMode": "none",
+            "cleanupOnExit": true,
+            "logLevel": "info",
+            "readyzPort": 15309,
+            "serviceAccountDir": self.path("sa"),
+            "pluginBinary": self.path("palisade-cni-src"),
+        }))
+        .unwrap()
+    }
+
+    fn installer(&self, mode: &str) -> Installer {
+        Installer::new(self.config(mode), SERVER.to_owned())
+    }
+
+    fn read_json(&self, rel: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.path(rel)).unwrap()).unwrap()
+    }
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let path = testdata("golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(actual, want, "{name} differs from its golden file");
+}
+
+fn plugin_types(v: &Value) -> Vec<String> {
+    v["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn calico_conflist_gets_palisade_as_last_plugin() {
+    let node = Node::new(Some("10-calico.conflist"));
+    let inst = node.installer("chained");
+    assert_eq!(
+        inst.ensure_config().unwrap(),
+        Ensure::Wrote("10-calico.conflist".into())
+    );
+    let text = std::fs::read_to_string(node.path("net.d/10-calico.conflist")).unwrap();
+    check_golden("10-calico.conflist", &text);
+    assert_eq!(
+        plugin_types(&node.read_json("net.d/10-calico.conflist")),
+        ["calico", "portmap", "bandwidth", "palisade-cni"]
+    );
+    assert_eq!(
+        inst.ensure_config().unwrap(),
+        Ensure::Current("10-calico.conflist".into()),
+        "second pass writes nothing"
+    );
+}
+
+#[test]
+fn flannel_conflist_gets_palisade_as_last_plugin() {
+    let node = Node::new(Some("10-flannel.conflist"));
+    node.installer("chained").ensure_config().unwrap();
+    let text = std::fs::read_to_string(node.path("net.d/10-flannel.conflist")).unwrap();
+    check_golden("10-flannel.conflist", &text);
+    assert_eq!(
+        plugin_types(&node.read_json("net.d/10-flannel.conflist")),
+        ["flannel", "portmap", "palisade-cni"]
+    );
+}
+
+#[test]
+fn cilium_conf_becomes_a_conflist_with_palisade_last() {
+    let node = Node::new(Some("05-cilium.conf"));
+    assert_eq!(
+        node.installer("chained").ensure_config().unwrap(),
+        Ensure::Wrote("05-cilium.conflist".into())
+    );
+    assert!(
+        !node.path("net.d/05-cilium.conf").exists(),
+        "the .conf is replaced, not duplicated"
+    );
+    let text = std::fs::read_to_string(node.path("net.d/05-cilium.conflist")).unwrap();
+    check_golden("05-cilium.conflist", &text);
+    let v = node.read_json("net.d/05-cilium.conflist");
+    assert_eq!(
+        (v["name"].as_str(), v["cniVersion"].as_str()),
+        (Some("cilium"), Some("0.3.1"))
+    );
+    assert_eq!(plugin_types(&v), ["cilium-cni", "palisade-cni"]);
+}
+
+#[test]
+fn no_primary_config_means_not_ready_yet() {
+    let node = Node::new(None);
+    assert_eq!(
+        node.installer("chained").ensure_config().unwrap(),
+        Ensure::NoPrimary
+    );
+}
+
+#[test]
+fn entry_is_reinserted_after_primary_cni_rewrites_its_file() {
+    let node = Node::new(Some("10-calico.conflist"));
+    let inst = node.installer("chained");
+    inst.ensure_config().unwrap();
+    std::fs::copy(
+        testdata("10-calico.conflist"),
+        node.path("net.d/10-calico.conflist"),
+    )
+    .unwrap();
+    assert_eq!(
+        inst.ensure_config().unwrap(),
+        Ensure::Wrote("10-calico.conflist".into())
+    );
+    check_golden(
+        "10-calico.conflist",
+        &std::fs::read_to_string(node.path("net.d/10-calico.conflist")).unwrap(),
+    );
+}
+
+#[test]
+fn uninstall_restores_the_primary_plugins_and_removes_binary_and_kubeconfig() {
+    let node = Node::new(Some("10-calico.conflist"));
+    let inst = node.installer("chained");
+    assert!(inst.install_binary().unwrap());
+    inst.refresh_kubeconfig().unwrap();
+    inst.ensure_config().unwrap();
+    inst.uninstall().unwrap();
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(testdata("10-calico.conflist")).unwrap())
+            .unwrap();
+    assert_eq!(node.read_json("net.d/10-calico.conflist"), original);
+    assert!(!node.path("bin/palisade-cni").exists());
+    assert!(!node.path("net.d/palisade-cni-kubeconfig").exists());
+}
+
+#[test]
+fn binary_is_copied_executable_and_only_when_changed() {
+    let node = Node::new(None);
+    let inst = node.installer("chained");
+    assert!(inst.install_binary().unwrap());
+    let dst = node.path("bin/palisade-cni");
+    assert_eq!(std::fs::read(&dst).unwrap(), b"\x7fELF plugin bytes");
+    assert_eq!(
+        std::fs::metadata(&dst).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert!(
+        !inst.install_binary().unwrap(),
+        "identical binary is not rewritten"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(node.path("bin"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn kubeconfig_is_rewritten_when_the_token_rotates() {
+    let node = Node::new(None);
+    let inst = node.installer("chained");
+    assert!(inst.refresh_kubeconfig().unwrap());
+    let path = node.path("net.d/palisade-cni-kubeconfig");
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        first.contains("token: \"token-1\"") && first.contains(SERVER),
+        "{first}"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !inst.refresh_kubeconfig().unwrap(),
+        "unchanged token: no write"
+    );
+    std::fs::write(node.path("sa/token"), "token-2\n").unwrap();
+    assert!(inst.refresh_kubeconfig().unwrap());
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("token: \"token-2\"")
+    );
+}
+
+#[test]
+fn standalone_mode_writes_its_own_conf_for_multus_and_removes_it() {
+    let node = Node::new(Some("10-calico.conflist"));
+    let inst = node.installer("standalone");
+    assert_eq!(
+        inst.ensure_config().unwrap(),
+        Ensure::Wrote("palisade-cni.conf".into())
+    );
+    let text = std::fs::read_to_string(node.path("net.d/palisade-cni.conf")).unwrap();
+    check_golden("palisade-cni.conf", &text);
+    let original = std::fs::read(testdata("10-calico.conflist")).unwrap();
+    assert_eq!(
+        std::fs::read(node.path("net.d/10-calico.conflist")).unwrap(),
+        original,
+        "primary untouched"
+    );
+    inst.uninstall().unwrap();
+    assert!(!node.path("net.d/palisade-cni.conf").exists());
+}
+
+#[tokio::test]
+async fn supervisor_reinserts_after_rewrite_and_cleans_up_on_shutdown() {
+    let node = Node::new(Some("10-flannel.conflist"));
+    let inst = node.installer("chained");
+    let ready = AtomicBool::new(false);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let conf = node.path("net.d/10-flannel.conflist");
+    let has_entry =
+        |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains("\"palisade-cni\""));
+    let driver = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !(ready.load(Ordering::SeqCst) && has_entry(&conf)) {
+            assert!(Instant::now() < deadline, "not installed within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The primary CNI rewrites its file without us.
+        std::fs::copy(testdata("10-flannel.conflist"), &conf).unwrap();
+        while !has_entry(&conf) {
+            assert!(
+                Instant::now() < deadline,
+                "entry not re-inserted within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop_tx.send(());
+    };
+    let shutdown = async {
+        let _ = stop_rx.await;
+    };
+    let (result, ()) = tokio::join!(super::run::supervise(&inst, &ready, shutdown), driver);
+    result.unwrap();
+    assert!(!ready.load(Ordering::SeqCst));
+    assert!(!has_entry(&conf), "entry removed on shutdown");
+    assert!(!node.path("bin/palisade-cni").exists());
+}
+
+#[test]
+fn older_palisade_entry_is_replaced_not_duplicated() {
+    let primary = json!({"cniVersion": "1.0.0", "name": "net", "plugins": [
+        {"type": "bridge"}, {"type": "palisade-cni", "logLevel": "debug"}, {"type": "portmap"}]});
+    let entry = json!({"type": "palisade-cni", "logLevel": "info"});
+    let out = conflist::insert("x.conflist", &primary, &entry).unwrap();
+    assert_eq!(
+        out["plugins"],
+        json!([{"type": "bridge"}, {"type": "portmap"}, entry])
+    );
+    assert!(conflist::is_current(&out, &entry));
+}
+
+#[test]
+fn unusable_primary_config_is_a_clear_error() {
+    let err = conflist::insert("99-odd.conf", &json!({"name": "x"}), &json!({})).unwrap_err();
+    assert!(err.to_string().contains("99-odd.conf"), "{err}");
+    assert!(
+        conflist::parse("10-bad.conflist", "{")
+            .unwrap_err()
+            .to_string()
+            .contains("10-bad.conflist")
+    );
+}
+
+#[test]
+fn primary_is_the_first_config_file_by_name_never_our_own() {
+    let names: Vec<String> = [
+        "palisade-cni.conf",
+        "99-loopback.conf",
+        "10-calico.conflist",
+        ".tmp.conflist",
+        "calico-kubeconfig",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert_eq!(
+        conflist::pick_primary(&names, "", "palisade-cni.conf").as_deref(),
+        Some("10-calico.conflist")
+    );
+    assert_eq!(
+        conflist::pick_primary(&names, "99-loopback.conf", "palisade-cni.conf").as_deref(),
+        Some("99-loopback.conf")
+    );
+    let converted = vec!["05-cilium.conflist".to_owned()];
+    assert_eq!(
+        conflist::pick_primary(&converted, "05-cilium.conf", "x").as_deref(),
+        Some("05-cilium.conflist")
+    );
+}
+
+fn pod(annotations: Value, statuses: Value) -> k8s_openapi::api::core::v1::Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": "web-1", "namespace": "shop", "uid": "u1", "annotations": annotations},
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+        "status": {"initContainerStatuses": statuses}
+    }))
+    .unwrap()
+}
+
+fn engine_exited(code: i32, message: &str) -> Value {
+    json!([{"name": "palisade-engine", "image": "e", "imageID": "", "ready": false, "restartCount": 2,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": code, "message": message}}}])
+}
+
+#[test]
+fn pod_whose_engine_found_no_redirect_is_deleted_in_delete_mode() {
+    let p = pod(
+        json!({"palisade.dev/status": "injected"}),
+        engine_exited(repair::REDIRECT_MISSING_EXIT_CODE, ""),
+    );
+    assert!(
+        matches!(repair::decide(&p, RepairMode::DeletePods, &[]), Repair::Delete(r) if r.contains("palisade-engine"))
+    );
+    assert!(matches!(
+        repair::decide(&p, RepairMode::None, &[]),
+        Repair::Report(_)
+    ));
+}
+
+#[test]
+fn redirect_missing_message_is_recognised_too() {
+    let p = pod(
+        json!({"palisade.dev/status": "injected"}),
+        engine_exited(1, "palisade: redirect missing on port 8080"),
+    );
+    assert!(matches!(
+        repair::decide(&p, RepairMode::DeletePods, &[]),
+        Repair::Delete(_)
+    ));
+}
+
+#[test]
+fn healthy_uninjected_init_mode_or_excluded_pods_are_left_alone() {
+    let failed = engine_exited(repair::REDIRECT_MISSING_EXIT_CODE, "");
+    let other_crash = pod(
+        json!({"palisade.dev/status": "injected"}),
+        engine_exited(1, "config error"),
+    );
+    let uninjected = pod(json!({}), failed.clone());
+    let init_mode = pod(
+        json!({"palisade.dev/status": "injected", "palisade.dev/redirect": "init"}),
+        failed.clone(),
+    );
+    let injected = pod(json!({"palisade.dev/status": "injected"}), failed);
+    for p in [&other_crash, &uninjected, &init_mode] {
+        assert_eq!(
+            repair::decide(p, RepairMode::DeletePods, &[]),
+            Repair::Ignore
+        );
+    }
+    assert_eq!(
+        repair::decide(&injected, RepairMode::DeletePods, &["shop".to_owned()]),
+        Repair::Ignore
+    );
+}
