@@ -1,0 +1,218 @@
+//! Typed engine configuration.
+//!
+//! Layers, lowest first: built-in defaults, the YAML file (`--config`), `PALISADE_*`
+//! environment variables (one per field, see [`env`]), then command-line flags. Every
+//! field is documented in `docs/configuration.md`; a test checks the doc names them all.
+
+mod env;
+mod load;
+mod validate;
+
+pub use env::{EnvSource, MapEnv, ProcessEnv, env_var_names};
+pub use load::{Overrides, load, load_from_str};
+
+use serde::{Deserialize, Serialize};
+
+/// What the engine does with a connection whose first bytes are not HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonHttp {
+    /// Relay the bytes to the upstream as plain TCP.
+    Passthrough,
+    /// Close the connection.
+    Reject,
+}
+
+/// How verdicts of the rule inspector are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Disruptive verdicts are enforced.
+    Block,
+    /// Verdicts are logged and counted, traffic passes.
+    Monitor,
+    /// The rule inspector is not run at all.
+    Off,
+}
+
+/// The whole configuration. Unknown fields are errors so typos do not pass silently.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Addresses the proxy listens on.
+    pub listen: Vec<String>,
+    /// `HOST:PORT` to forward to (explicit mode). Unset: transparent mode.
+    pub upstream: Option<String>,
+    /// Address of the admin server (`/healthz`, `/readyz`, `/metrics`).
+    pub admin: String,
+    /// Worker threads of the data plane.
+    pub threads: usize,
+    /// Directory for temporary files (the only writable path the engine needs).
+    pub tmp_dir: String,
+    /// Non-HTTP bytes on the proxy port.
+    pub non_http: NonHttp,
+    /// Keep an incoming `X-Request-Id` instead of generating one.
+    pub trust_request_id: bool,
+    /// Emit one JSON access log line per request on stdout.
+    pub access_log: bool,
+    pub tls: Option<TlsConfig>,
+    pub timeouts: Timeouts,
+    pub limits: Limits,
+    pub inspection: Inspection,
+}
+
+/// HTTPS listener (HTTP/1.1 and HTTP/2 via ALPN).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub listen: String,
+    pub cert: String,
+    pub key: String,
+}
+
+/// All durations in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Whole first request head must arrive within this time (slowloris).
+    pub request_header_ms: u64,
+    /// Idle keep-alive connection is closed after this time.
+    pub idle_ms: u64,
+    /// Connecting to the app.
+    pub upstream_connect_ms: u64,
+    /// Waiting for the app between reads (response head and body).
+    pub upstream_response_ms: u64,
+    /// SIGTERM: longest wait for in-flight requests.
+    pub drain_ms: u64,
+    /// Wait for the first bytes before deciding HTTP or not.
+    pub protocol_detect_ms: u64,
+}
+
+/// Limits enforced by the built-in limits inspector (in every mode).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_header_count: usize,
+    pub max_uri_bytes: usize,
+    pub max_body_bytes: u64,
+    pub allowed_methods: Vec<String>,
+}
+
+/// Rule inspection settings, handed to the rule inspector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Inspection {
+    pub mode: Mode,
+    /// Rule files or glob patterns, loaded in order.
+    pub rules: Vec<String>,
+    pub paranoia_level: u8,
+    /// Most request body bytes buffered for inspection.
+    pub request_body_limit: usize,
+    /// Most response body bytes buffered for inspection.
+    pub response_body_limit: usize,
+}
+
+/// The largest request body pingora can replay to the app after inspection.
+pub const MAX_INSPECT_REQUEST_BODY: usize = 64 * 1024;
+
+// === impl Config ===
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec!["0.0.0.0:15300".into(), "[::]:15300".into()],
+            upstream: None,
+            admin: "0.0.0.0:15301".into(),
+            threads: 2,
+            tmp_dir: "/tmp".into(),
+            non_http: NonHttp::Passthrough,
+            trust_request_id: false,
+            access_log: true,
+            tls: None,
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            inspection: Inspection::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Transparent mode forwards to the original destination port on loopback.
+    pub fn is_transparent(&self) -> bool {
+        self.upstream.is_none()
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            request_header_ms: 10_000,
+            idle_ms: 60_000,
+            upstream_connect_ms: 5_000,
+            upstream_response_ms: 60_000,
+            drain_ms: 30_000,
+            protocol_detect_ms: 1_000,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // Envoy's default for the whole header block.
+            max_header_bytes: 60 * 1024,
+            max_header_count: 100,
+            max_uri_bytes: 8 * 1024,
+            max_body_bytes: 10 * 1024 * 1024,
+            allowed_methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        }
+    }
+}
+
+impl Default for Inspection {
+    fn default() -> Self {
+        Inspection {
+            mode: Mode::Block,
+            rules: Vec::new(),
+            paranoia_level: 1,
+            request_body_limit: MAX_INSPECT_REQUEST_BODY,
+            response_body_limit: 64 * 1024,
+        }
+    }
+}
+
+/// A configuration error an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config field `{field}`: value `{value}` is not allowed; allowed: {allowed}")]
+    Invalid {
+        field: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(
+        field: impl Into<String>,
+        value: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}

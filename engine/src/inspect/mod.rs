@@ -1,0 +1,142 @@
+//! The inspection hook: how a rule engine sees each request and answers.
+//!
+//! # Shape
+//!
+//! An [`Inspector`] is built once per configuration (at start and on every reload, off
+//! the hot path) and shared by all requests as `Arc<dyn Inspector>`; a reload swaps the
+//! whole [`crate::state::Snapshot`] atomically, so a request keeps the inspector it
+//! started with. Per request the proxy calls [`Inspector::begin`] and drives the
+//! returned [`Inspection`] through the phases of a ModSecurity transaction:
+//!
+//! | phase | call | when |
+//! | --- | --- | --- |
+//! | 1 | [`Inspection::request_headers`] | request head parsed, before the app is contacted |
+//! | 2 | [`Inspection::request_body`] | always after phase 1; with the buffered body (at most `inspection.request_body_limit` bytes) only if [`Inspection::wants_request_body`], else with `&[]` |
+//! | 3 | [`Inspection::response_headers`] | app's response head, before anything is sent to the client |
+//! | 4 | [`Inspection::response_body`] | only if [`Inspection::wants_response_body`]; body held back up to `inspection.response_body_limit` |
+//! | 5 | [`Inspection::logging`] | after the response, before the access log line |
+//!
+//! Each phase may return a [`Verdict`]. What happens to it depends on
+//! `inspection.mode`: `block` enforces it (phases 1-3: the client gets `status` and a
+//! JSON body naming the request id and rule; phase 4: the connection is cut because the
+//! head is already sent), `monitor` only logs and counts it, `off` never builds a rule
+//! inspector. [`Inspection::matched_rule_ids`] feeds the access log (`rule_ids`) and
+//! `palisade_blocked_requests_total{rule_id}`.
+//!
+//! # Configuration hook
+//!
+//! `inspection.rules` (files or globs, loaded in order), `inspection.paranoia_level`
+//! (1-4) and `inspection.mode` reach the rule engine through [`rules::load`]. A SecLang
+//! engine (the `palisade-inspect` crate) plugs in there: `RuleSet::load` becomes an
+//! `Inspector`, `RuleSet::transaction` becomes `begin`, and each `Transaction` method
+//! maps one-to-one onto an `Inspection` method. The built-in [`limits`] inspector always
+//! runs first and always blocks, whatever the mode: its limits are protocol hygiene.
+
+pub mod limits;
+pub mod rules;
+
+use std::net::IpAddr;
+
+pub use limits::LimitsInspector;
+pub use rules::validate_rules;
+
+/// The connection a request arrived on.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub server_ip: IpAddr,
+    pub server_port: u16,
+    /// The request id (also sent upstream as `X-Request-Id`).
+    pub unique_id: String,
+}
+
+/// A borrowed view of the request head.
+#[derive(Debug)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// As received: path and query (absolute form when the client sent one).
+    pub uri: &'a str,
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`.
+    pub protocol: &'a str,
+    /// In arrival order, names as received (lower-case for HTTP/2).
+    pub headers: Vec<(&'a str, &'a [u8])>,
+}
+
+/// What a disruptive verdict does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Answer with `status` and a JSON body.
+    Deny,
+    /// Close the connection without an answer.
+    Drop,
+    /// Answer with a redirect to the URL.
+    Redirect(String),
+}
+
+/// A decision to interrupt the transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: u16,
+    pub action: Action,
+    /// The rule that decided (0 for the built-in limits).
+    pub rule_id: u32,
+    pub message: String,
+    /// For built-in limits: the limit's config name, used as the metric label.
+    pub limit: Option<&'static str>,
+}
+
+impl Verdict {
+    /// The `rule_id` label of `palisade_blocked_requests_total`.
+    pub fn label(&self) -> String {
+        match self.limit {
+            Some(name) => name.to_string(),
+            None => self.rule_id.to_string(),
+        }
+    }
+}
+
+/// A loaded rule set, shared by all requests.
+pub trait Inspector: Send + Sync {
+    /// Short name for logs (`limits`, `crs`).
+    fn name(&self) -> &str;
+    /// Start inspecting one request.
+    fn begin(&self, conn: &ConnInfo) -> Box<dyn Inspection>;
+}
+
+/// The per-request state of an [`Inspector`]. Default methods inspect nothing.
+pub trait Inspection: Send {
+    /// Phase 1.
+    fn request_headers(&mut self, head: &RequestHead<'_>) -> Option<Verdict>;
+    /// Whether phase 2 should see the request body.
+    fn wants_request_body(&self) -> bool {
+        false
+    }
+    /// Phase 2; `body` is empty when the body was not asked for or there is none.
+    fn request_body(&mut self, _body: &[u8]) -> Option<Verdict> {
+        None
+    }
+    /// Phase 3.
+    fn response_headers(
+        &mut self,
+        _status: u16,
+        _protocol: &str,
+        _headers: &[(&str, &[u8])],
+    ) -> Option<Verdict> {
+        None
+    }
+    /// Whether phase 4 should see the response body.
+    fn wants_response_body(&self) -> bool {
+        false
+    }
+    /// Phase 4.
+    fn response_body(&mut self, _body: &[u8]) -> Option<Verdict> {
+        None
+    }
+    /// Phase 5.
+    fn logging(&mut self) {}
+    /// Every rule that matched so far, disruptive or not.
+    fn matched_rule_ids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,18 @@
+//! `palisade-engine`: parse arguments, set up tracing, run (see `cli` for exit codes).
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    let args = palisade_engine::cli::Args::parse();
+    let filter = EnvFilter::try_from_env("PALISADE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    palisade_engine::cli::main(args)
+}

@@ -1,0 +1,82 @@
+//! Reading the request head for inspection and writing the forwarding headers.
+
+use std::borrow::Cow;
+
+use http::Version;
+use pingora::http::RequestHeader;
+
+use crate::inspect::RequestHead;
+
+/// The longest incoming `X-Request-Id` kept when it is trusted.
+const MAX_REQUEST_ID: usize = 128;
+
+pub fn protocol(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        _ => "HTTP/3.0",
+    }
+}
+
+/// The URI as received (raw bytes, lossily decoded only if not UTF-8).
+pub fn raw_uri(req: &RequestHeader) -> Cow<'_, str> {
+    String::from_utf8_lossy(req.raw_path())
+}
+
+/// A borrowed view of `req` for inspectors.
+pub fn head_view<'a>(req: &'a RequestHeader, uri: &'a str) -> RequestHead<'a> {
+    RequestHead {
+        method: req.method.as_str(),
+        uri,
+        protocol: protocol(req.version),
+        headers: req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect(),
+    }
+}
+
+/// The request id: the client's when trusted and well-formed, else a fresh UUID.
+pub fn request_id(req: &RequestHeader, trust: bool) -> String {
+    if trust && let Some(v) = req.headers.get("x-request-id") {
+        let b = v.as_bytes();
+        if !b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(|c| c.is_ascii_graphic()) {
+            return String::from_utf8_lossy(b).into_owned();
+        }
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// `Content-Length` when present and valid.
+pub fn content_length(req: &RequestHeader) -> Option<u64> {
+    req.headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Add `X-Forwarded-For`/`-Proto` and set `X-Request-Id` on the upstream request.
+pub fn forwarded(
+    up: &mut RequestHeader,
+    client_ip: Option<String>,
+    tls: bool,
+    request_id: &str,
+) -> pingora::Result<()> {
+    if let Some(ip) = client_ip {
+        let xff = match up
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
+            _ => ip,
+        };
+        up.insert_header("x-forwarded-for", xff)?;
+    }
+    up.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
+    up.insert_header("x-request-id", request_id)?;
+    Ok(())
+}

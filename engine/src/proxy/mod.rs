@@ -1,0 +1,541 @@
+//! The data plane: pingora's `ProxyHttp` phases with inspection, forwarding headers,
+//! limits, metrics and the access log. [`front`] decides what a connection speaks.
+
+mod ctx;
+pub mod front;
+mod headers;
+mod logging;
+mod respond;
+pub mod stream;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, ErrorSource, ErrorType, Result};
+
+pub use ctx::{Ctx, Decision};
+
+use crate::config::{MAX_INSPECT_REQUEST_BODY, Mode};
+use crate::inspect::{Action, ConnInfo, Verdict, limits};
+use crate::state::{Shared, Snapshot};
+
+/// The pingora proxy application.
+pub struct Engine {
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+fn inet(a: Option<&pingora::protocols::l4::socket::SocketAddr>) -> Option<SocketAddr> {
+    a.and_then(|a| a.as_inet()).copied()
+}
+
+/// What to answer for a failure, and the `palisade_upstream_errors_total` kind.
+fn classify_error(e: &Error) -> (u16, Option<&'static str>) {
+    use ErrorType::*;
+    match e.etype() {
+        HTTPStatus(code) => (*code, None),
+        etype => match e.esource() {
+            ErrorSource::Upstream => match etype {
+                ConnectTimedout | ReadTimedout | WriteTimedout => (504, Some("timeout")),
+                ConnectRefused | ConnectNoRoute | ConnectError | ConnectProxyFailure
+                | BindError | SocketError => (502, Some("connect")),
+                ConnectionClosed | ReadError | WriteError => (502, Some("closed")),
+                _ => (502, Some("other")),
+            },
+            ErrorSource::Downstream => match etype {
+                ReadError | WriteError | ConnectionClosed | ReadTimedout | WriteTimedout => {
+                    (0, None)
+                }
+                _ => (400, None),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => (500, None),
+        },
+    }
+}
+
+fn status_error(status: u16, why: &'static str) -> Box<Error> {
+    Error::explain(ErrorType::HTTPStatus(status), why)
+}
+
+fn over_inspect_limit() -> Verdict {
+    Verdict {
+        status: 413,
+        action: Action::Deny,
+        rule_id: 0,
+        message: "request body larger than the inspection buffer (inspection.request_body_limit)"
+            .into(),
+        limit: Some("request_body_limit"),
+    }
+}
+
+// === impl Engine ===
+
+impl Engine {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Engine { shared }
+    }
+
+    fn snapshot(&self, ctx: &Ctx) -> Arc<Snapshot> {
+        ctx.snapshot
+            .clone()
+            .unwrap_or_else(|| self.shared.snapshot())
+    }
+
+    /// Record a rule verdict; true when it must be enforced.
+    fn rule_verdict(&self, ctx: &mut Ctx, v: Verdict, mode: Mode) -> bool {
+        let enforce = mode == Mode::Block;
+        if !enforce {
+            tracing::info!(request_id = %ctx.request_id, rule_id = v.rule_id, message = %v.message, "verdict in monitor mode");
+            ctx.decision = Decision::Monitor;
+            ctx.verdict = Some(v);
+        }
+        enforce
+    }
+
+    /// Enforce `v` before anything was sent upstream.
+    async fn block(&self, session: &mut Session, ctx: &mut Ctx, v: Verdict) -> Result<bool> {
+        ctx.decision = Decision::Block;
+        self.shared
+            .metrics
+            .blocked
+            .with_label_values(&[&v.label()])
+            .inc();
+        // The request body may be unread: do not reuse the connection.
+        session.set_keepalive(None);
+        let rule = (v.rule_id != 0).then_some(v.rule_id);
+        let res = match &v.action {
+            Action::Drop => {
+                ctx.drop_connection = true;
+                ctx.verdict = Some(v);
+                return Err(Error::explain(
+                    ErrorType::ConnectionClosed,
+                    "connection dropped by inspection",
+                ));
+            }
+            Action::Redirect(url) => {
+                let status = if (300..400).contains(&v.status) {
+                    v.status
+                } else {
+                    302
+                };
+                respond::json(
+                    session,
+                    status,
+                    "redirected",
+                    &ctx.request_id,
+                    rule,
+                    Some(&v.message),
+                    Some(url),
+                )
+                .await
+            }
+            Action::Deny => {
+                respond::json(
+                    session,
+                    v.status,
+                    "blocked",
+                    &ctx.request_id,
+                    rule,
+                    Some(&v.message),
+                    None,
+                )
+                .await
+            }
+        };
+        ctx.verdict = Some(v);
+        res.map(|_| true)
+    }
+
+    /// Read the whole request body (bounded) so phase 2 sees it before the app does;
+    /// pingora replays it upstream from its retry buffer.
+    async fn buffer_body(
+        &self,
+        session: &mut Session,
+        snap: &Snapshot,
+    ) -> Result<std::result::Result<Bytes, Verdict>> {
+        let limit = snap
+            .config
+            .inspection
+            .request_body_limit
+            .min(MAX_INSPECT_REQUEST_BODY);
+        let declared = headers::content_length(session.req_header());
+        if declared == Some(0) || session.as_downstream_mut().is_body_done() {
+            return Ok(Ok(Bytes::new()));
+        }
+        if declared.is_some_and(|l| l > limit as u64) {
+            return Ok(if snap.config.inspection.mode == Mode::Block {
+                Err(over_inspect_limit())
+            } else {
+                // Monitor mode: forward unbuffered; phase 2 sees no body.
+                Ok(Bytes::new())
+            });
+        }
+        let expects_continue = session
+            .req_header()
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if expects_continue {
+            session
+                .as_downstream_mut()
+                .write_continue_response()
+                .await?;
+            session
+                .req_header_mut()
+                .remove_header(&http::header::EXPECT);
+        }
+        session.as_downstream_mut().enable_retry_buffering();
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = session.as_downstream_mut().read_request_body().await? {
+            buf.extend_from_slice(&chunk);
+            if buf.len() > limit {
+                return Ok(Err(over_inspect_limit()));
+            }
+        }
+        Ok(Ok(buf.freeze()))
+    }
+
+    fn conn_info(&self, session: &Session, ctx: &Ctx) -> ConnInfo {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        let client = inet(session.client_addr()).unwrap_or(unspecified);
+        let orig = session
+            .digest()
+            .and_then(|d| d.socket_digest.as_ref())
+            .and_then(|s| inet(s.original_dst()))
+            .filter(|o| !self.shared.own_ports.contains(&o.port()));
+        let server = orig
+            .or_else(|| inet(session.server_addr()))
+            .unwrap_or(unspecified);
+        ConnInfo {
+            client_ip: client.ip(),
+            client_port: client.port(),
+            server_ip: server.ip(),
+            server_port: server.port(),
+            unique_id: ctx.request_id.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Engine {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        let snap = self.shared.snapshot();
+        ctx.snapshot = Some(snap.clone());
+        self.shared.metrics.in_flight_requests.inc();
+        ctx.counted = true;
+        ctx.request_id = headers::request_id(session.req_header(), snap.config.trust_request_id);
+        if self.shared.is_draining() {
+            session.set_keepalive(None);
+        } else if session.get_keepalive().is_some() {
+            // Only where the client and pingora agreed on keep-alive (not HTTP/1.0 by default).
+            session.set_keepalive(Some(snap.config.timeouts.idle_ms.div_ceil(1000)));
+        }
+
+        let limit_verdict = {
+            let req = session.req_header();
+            let uri = headers::raw_uri(req);
+            snap.limits.check_head(&headers::head_view(req, &uri))
+        };
+        if let Some(v) = limit_verdict {
+            return self.block(session, ctx, v).await;
+        }
+
+        let Some(rules) = snap.rules.clone() else {
+            return Ok(false);
+        };
+        let mode = snap.config.inspection.mode;
+        let conn = self.conn_info(session, ctx);
+        let mut insp = rules.begin(&conn);
+        let mut verdict = {
+            let req = session.req_header();
+            let uri = headers::raw_uri(req);
+            insp.request_headers(&headers::head_view(req, &uri))
+        };
+        if verdict.is_none() {
+            let body = if insp.wants_request_body() {
+                match self.buffer_body(session, &snap).await? {
+                    Ok(body) => body,
+                    Err(v) => {
+                        ctx.inspection = Some(Mutex::new(insp));
+                        return self.block(session, ctx, v).await;
+                    }
+                }
+            } else {
+                Bytes::new()
+            };
+            verdict = insp.request_body(&body);
+        }
+        ctx.inspection = Some(Mutex::new(insp));
+        match verdict {
+            Some(v) if self.rule_verdict(ctx, v.clone(), mode) => self.block(session, ctx, v).await,
+            _ => Ok(false),
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if let Some(b) = body {
+            ctx.body_in += b.len() as u64;
+        }
+        let max = self.snapshot(ctx).config.limits.max_body_bytes;
+        if ctx.body_in > max && !session.is_upgrade_req() {
+            let v = limits::body_too_large();
+            self.shared
+                .metrics
+                .blocked
+                .with_label_values(&[&v.label()])
+                .inc();
+            ctx.decision = Decision::Block;
+            ctx.verdict = Some(v);
+            return Err(status_error(
+                413,
+                "request body larger than limits.max_body_bytes",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let snap = self.snapshot(ctx);
+        let addr = match snap.upstream {
+            Some(a) => Some(a),
+            None => session
+                .digest()
+                .and_then(|d| d.socket_digest.as_ref())
+                .and_then(|s| inet(s.original_dst()))
+                .and_then(|o| upstream::loopback_for(&o, &self.shared.own_ports)),
+        };
+        let Some(addr) = addr else {
+            let mut e = Error::explain(
+                ErrorType::ConnectNoRoute,
+                "no original destination: the connection was not redirected to the engine",
+            );
+            e.esource = ErrorSource::Upstream;
+            return Err(e);
+        };
+        ctx.upstream = Some(addr);
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        let t = &snap.config.timeouts;
+        peer.options.connection_timeout = Some(ms(t.upstream_connect_ms));
+        peer.options.read_timeout = Some(ms(t.upstream_response_ms));
+        peer.options.idle_timeout = Some(ms(t.idle_ms));
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut Ctx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        // The app is on loopback: a refused connect will not succeed on an instant retry.
+        e.set_retry(false);
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        up: &mut pingora::http::RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let client = inet(session.client_addr()).map(|a| a.ip().to_string());
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        headers::forwarded(up, client, tls, &ctx.request_id)?;
+        ctx.upstream_sent = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if ctx.upstream_head.is_none() {
+            let now = Instant::now();
+            ctx.upstream_head = Some(now);
+            if let Some(sent) = ctx.upstream_sent {
+                self.shared
+                    .metrics
+                    .upstream_duration
+                    .observe((now - sent).as_secs_f64());
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        ctx.response_head = Some(Instant::now());
+        resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+        let snap = self.snapshot(ctx);
+        let mode = snap.config.inspection.mode;
+        let Some(insp) = ctx.inspection() else {
+            return Ok(());
+        };
+        let status = resp.status.as_u16();
+        let protocol = headers::protocol(resp.version);
+        let hdrs: Vec<(&str, &[u8])> = resp
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let verdict = insp.response_headers(status, protocol, &hdrs);
+        let wants_body = insp.wants_response_body();
+        if let Some(v) = verdict
+            && self.rule_verdict(ctx, v.clone(), mode)
+        {
+            ctx.decision = Decision::Block;
+            self.shared
+                .metrics
+                .blocked
+                .with_label_values(&[&v.label()])
+                .inc();
+            ctx.drop_connection = v.action == Action::Drop;
+            let status = v.status;
+            ctx.verdict = Some(v);
+            return Err(status_error(status, "response blocked by inspection"));
+        }
+        if wants_body && status != 101 {
+            ctx.resp_buf = Some(BytesMut::new());
+        }
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<Duration>> {
+        let Some(buf) = ctx.resp_buf.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(b) = body.take() {
+            buf.extend_from_slice(&b);
+        }
+        let snap = self.snapshot(ctx);
+        let limit = snap.config.inspection.response_body_limit;
+        let over = ctx.resp_buf.as_ref().is_some_and(|b| b.len() > limit);
+        if !(end_of_stream || over) {
+            return Ok(None);
+        }
+        let data = ctx.resp_buf.take().unwrap_or_default().freeze();
+        if over {
+            // Too large to hold back: release it uninspected.
+            *body = Some(data);
+            return Ok(None);
+        }
+        let verdict = ctx.inspection().and_then(|i| i.response_body(&data));
+        if let Some(v) = verdict
+            && self.rule_verdict(ctx, v.clone(), snap.config.inspection.mode)
+        {
+            // The head is already out: all that is left is to cut the connection.
+            ctx.decision = Decision::Block;
+            self.shared
+                .metrics
+                .blocked
+                .with_label_values(&[&v.label()])
+                .inc();
+            ctx.drop_connection = true;
+            ctx.verdict = Some(v);
+            return Err(Error::explain(
+                ErrorType::ConnectionClosed,
+                "response body blocked by inspection",
+            ));
+        }
+        *body = Some(data);
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let no_reuse = |code| FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        };
+        if ctx.drop_connection {
+            return no_reuse(0);
+        }
+        if ctx.decision == Decision::Block
+            && let Some(v) = ctx.verdict.clone()
+        {
+            let rule = (v.rule_id != 0).then_some(v.rule_id);
+            let written = respond::json(
+                session,
+                v.status,
+                "blocked",
+                &ctx.request_id,
+                rule,
+                Some(&v.message),
+                None,
+            )
+            .await;
+            return no_reuse(written.unwrap_or(0));
+        }
+        let (code, kind) = classify_error(e);
+        if let Some(kind) = kind {
+            self.shared
+                .metrics
+                .upstream_errors
+                .with_label_values(&[kind])
+                .inc();
+            ctx.error_kind = Some(kind);
+        }
+        if code >= 500 || kind.is_some() {
+            ctx.decision = Decision::Error;
+        }
+        if code == 0 {
+            return no_reuse(0);
+        }
+        let error = match code {
+            502 => "upstream unavailable",
+            504 => "upstream timeout",
+            500 => "internal error",
+            _ => "bad request",
+        };
+        let message = e.to_string();
+        let written = respond::json(
+            session,
+            code,
+            error,
+            &ctx.request_id,
+            None,
+            Some(&message),
+            None,
+        )
+        .await;
+        no_reuse(written.unwrap_or(0))
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        logging::finish(self, session, e, ctx);
+    }
+}

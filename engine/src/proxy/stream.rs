@@ -1,0 +1,192 @@
+//! The client stream as the proxy sees it: bytes read during protocol detection are
+//! served again first, and the first request head must complete before a deadline
+//! (slowloris defence; later heads on the connection fall under the idle timeout).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, Stream,
+    TimingDigest, UniqueID, UniqueIDType,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// A plaintext client connection with a replay prefix and a head deadline.
+#[derive(Debug)]
+pub struct FrontStream {
+    inner: Stream,
+    prefix: BytesMut,
+    /// Armed until the end of the first request head (`\r\n\r\n`) has been read.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// How many bytes of `\r\n\r\n` the data read so far ends with.
+    matched: u8,
+}
+
+impl FrontStream {
+    pub fn new(inner: Stream, head_timeout: Duration) -> Self {
+        FrontStream {
+            inner,
+            prefix: BytesMut::new(),
+            deadline: Some(Box::pin(tokio::time::sleep(head_timeout))),
+            matched: 0,
+        }
+    }
+
+    /// Bytes read during detection and not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// Read more bytes from the socket into the replay prefix; 0 means EOF.
+    pub async fn fill(&mut self) -> std::io::Result<usize> {
+        let mut buf = [0u8; 2048];
+        let n = self.inner.read(&mut buf).await?;
+        self.prefix.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    /// The underlying socket's digest (original destination, peer address).
+    pub fn socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn scan(&mut self, data: &[u8]) {
+        if self.deadline.is_none() {
+            return;
+        }
+        const END: &[u8; 4] = b"\r\n\r\n";
+        for &b in data {
+            self.matched = if b == END[self.matched as usize] {
+                self.matched + 1
+            } else if b == b'\r' {
+                1
+            } else {
+                0
+            };
+            if self.matched == 4 {
+                self.deadline = None;
+                return;
+            }
+        }
+    }
+}
+
+impl AsyncRead for FrontStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            let chunk = this.prefix.split_to(n);
+            this.scan(&chunk);
+            buf.put_slice(&chunk);
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "request head not complete before timeouts.request_header_ms",
+            )));
+        }
+        let before = buf.filled().len();
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = res {
+            let new = buf.filled()[before..].to_vec();
+            this.scan(&new);
+        }
+        res
+    }
+}
+
+impl AsyncWrite for FrontStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[async_trait]
+impl Shutdown for FrontStream {
+    async fn shutdown(&mut self) {
+        Shutdown::shutdown(&mut *self.inner).await
+    }
+}
+
+impl UniqueID for FrontStream {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+// Only plaintext connections are wrapped.
+impl Ssl for FrontStream {}
+
+impl GetTimingDigest for FrontStream {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+}
+
+impl GetProxyDigest for FrontStream {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+}
+
+impl GetSocketDigest for FrontStream {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: SocketDigest) {
+        self.inner.set_socket_digest(digest)
+    }
+}
+
+#[async_trait]
+impl Peek for FrontStream {
+    /// Serves pingora's HTTP/2 preface check from the detection prefix.
+    async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
+        while self.prefix.len() < buf.len() {
+            if self.fill().await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        buf.copy_from_slice(&self.prefix[..buf.len()]);
+        Ok(true)
+    }
+}
