@@ -7,6 +7,7 @@
 //! started without redirection (`repairMode: deletePods`) and removes everything on SIGTERM.
 //! The decisions (conflist editing, kubeconfig text, repair) are pure functions.
 
+pub mod cli;
 pub mod config;
 pub mod conflist;
 pub mod files;
