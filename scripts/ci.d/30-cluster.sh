@@ -83,6 +83,19 @@ if ensure_tool vagrant apt vagrant; then
     rm -rf "$dot"
 fi
 
+# Paths the VM uses inside the synced checkout (/palisade) must exist in the repository.
+step "paths referenced by the provisioning scripts"
+# shellcheck disable=SC2016 # a regex matching the literal text "$src" etc. in the scripts
+vm_root='(\$src|\$PALISADE_SRC|\$\{PALISADE_SRC:-/palisade\}|/palisade)/'
+mapfile -t vm_paths < <(grep -rhoE "${vm_root}(vagrant|charts|images)/[A-Za-z0-9_./-]+" vagrant \
+    | sed -E "s,^${vm_root},," | sort -u)
+if [ "${#vm_paths[@]}" -eq 0 ]; then
+    fail "found no /palisade/... paths in vagrant/: the pattern above is out of date"
+fi
+for path in "${vm_paths[@]}"; do
+    [ -e "$path" ] || fail "vagrant/ refers to $path (in the VM: /palisade/$path), which does not exist"
+done
+
 # --- shell scripts -------------------------------------------------------------------------
 if ensure_tool shellcheck apt shellcheck; then
     mapfile -t scripts < <(
