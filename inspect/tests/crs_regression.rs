@@ -40,6 +40,10 @@ fn crs_v4_regression_suite_pass_rate_stays_above_floor() {
         .parse()
         .unwrap();
 
+    // FTW_ONLY=942420-3,920171-1 replays just those cases and prints their logs.
+    let only: Vec<String> = std::env::var("FTW_ONLY")
+        .map(|v| v.split(',').map(String::from).collect())
+        .unwrap_or_default();
     let mut per_file: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut excluded = Vec::new();
@@ -55,6 +59,12 @@ fn crs_v4_regression_suite_pass_rate_stays_above_floor() {
             .into_owned();
         for case in ftw::parse_file(&file) {
             let id = format!("{stem}-{}", case.test_id);
+            if !only.is_empty() {
+                if only.contains(&id) {
+                    eprintln!("{id}: {:?}\n{}", case.run(&rs), case.debug_log(&rs));
+                }
+                continue;
+            }
             if let Some(reason) = overrides.get(&(case.rule_id, case.test_id)) {
                 excluded.push(format!("{id}: {reason}"));
                 continue;
@@ -85,6 +95,9 @@ fn crs_v4_regression_suite_pass_rate_stays_above_floor() {
     }
     for (file, (p, f)) in &per_file {
         eprintln!("{file}: {p} passed, {f} failed");
+    }
+    if !only.is_empty() {
+        return;
     }
     let rate = 100.0 * pass as f64 / (pass + fail).max(1) as f64;
     eprintln!("excluded: {}", excluded.len());

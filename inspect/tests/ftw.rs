@@ -140,6 +140,24 @@ impl Case {
         None
     }
 
+    /// The synthesized log of every stage, for FTW_ONLY debugging.
+    pub fn debug_log(&self, rs: &Arc<RuleSet>) -> String {
+        let mut out = String::new();
+        for s in &self.stages {
+            if let Ok(req) = build_request(&s.input) {
+                out.push_str(&format!(
+                    "{:?}\nbody: {:?}\n",
+                    req.head,
+                    String::from_utf8_lossy(&req.body)
+                ));
+            }
+            if let Ok(log) = run_stage(rs, &s.input) {
+                out.push_str(&log.lines.join("\n"));
+            }
+        }
+        out
+    }
+
     pub fn run(&self, rs: &Arc<RuleSet>) -> Result<(), String> {
         for (n, s) in self.stages.iter().enumerate() {
             let log = run_stage(rs, &s.input).map_err(|e| format!("stage {n}: {e}"))?;
@@ -355,7 +373,9 @@ fn run_stage(rs: &Arc<RuleSet>, input: &Value) -> Result<Log, String> {
             .map(|r| {
                 format!(
                     "[id \"{}\"] [msg \"{}\"] [data \"{}\"]",
-                    r.id, r.msg, r.data
+                    r.id,
+                    r.msg,
+                    r.data.escape_debug()
                 )
             })
             .collect(),

@@ -73,8 +73,40 @@ impl Rx {
     }
 }
 
+/// In PCRE without UTF mode `\x{e2}` is the byte 0xE2; the `regex` crate reads it as
+/// the code point U+00E2, so rewrite the braced form to `\xe2` (escaped backslashes kept).
+fn bytes_escapes(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            if b[i + 1] == b'x' && b.get(i + 2) == Some(&b'{') {
+                let digits = b[i + 3..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_hexdigit())
+                    .count();
+                if (1..=2).contains(&digits) && b.get(i + 3 + digits) == Some(&b'}') {
+                    out.push_str(&format!("\\x{:0>2}", &pattern[i + 3..i + 3 + digits]));
+                    i += 4 + digits;
+                    continue;
+                }
+            }
+            // Copy the escape pair whole; the second byte may start a UTF-8 sequence.
+            let next = pattern[i + 1..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&pattern[i..i + 1 + next]);
+            i += 1 + next;
+            continue;
+        }
+        let c = pattern[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&pattern[i..i + c]);
+        i += c;
+    }
+    out
+}
+
 fn compile(pattern: &str) -> Result<Rx, String> {
-    let full = format!("{FLAGS}{pattern}");
+    let full = format!("{FLAGS}{}", bytes_escapes(pattern));
     match regex::bytes::RegexBuilder::new(&full)
         .unicode(false)
         .size_limit(1 << 28)
@@ -89,5 +121,19 @@ fn compile(pattern: &str) -> Result<Rx, String> {
             .build(pattern)
             .map(Rx::Pcre)
             .map_err(|e| format!("{e} (regex crate: {fast_err})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::macros::NoVars;
+
+    #[test]
+    fn braced_hex_escapes_match_bytes_like_pcre() {
+        let rx = Rx::new(r"\x{e2}\x80[\x98\x99]").unwrap();
+        assert!(rx.is_fast());
+        assert!(rx.eval("’".as_bytes(), &NoVars, None));
+        assert_eq!(bytes_escapes(r"\\x{e2}"), r"\\x{e2}");
     }
 }

@@ -192,7 +192,16 @@ pub fn set_body(tx: &mut Transaction, body: &[u8]) -> Option<Intervention> {
     }
     let s = &mut tx.store;
     s.set(Var::RequestBodyLength, body.len().to_string());
-    s.set(Var::RequestBody, body);
+    // REQUEST_BODY holds the raw body when URLENCODED or no processor handles it (or
+    // `ctl:forceRequestBodyVariable=On`); JSON, XML and multipart bodies are seen only
+    // through the variables their processors fill, as the CRS regression suite expects.
+    let raw_visible = match tx.body_processor {
+        Some(BodyProcessor::UrlEncoded) | None => true,
+        Some(_) => tx.force_body_variable,
+    };
+    if raw_visible {
+        s.set(Var::RequestBody, body);
+    }
     let proc = tx.body_processor?;
     s.set(Var::ReqbodyError, "0");
     s.set(Var::ReqbodyProcessorError, "0");
