@@ -182,3 +182,31 @@ pub fn code_class(status: u16) -> &'static str {
         _ => "none",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metrics_doc_lists_every_metric() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md"))
+                .unwrap();
+        let m = super::Metrics::new();
+        m.blocked.with_label_values(&["1"]).inc();
+        m.non_http.with_label_values(&["reject"]).inc();
+        m.rule_matches.with_label_values(&["1", "block"]).inc();
+        m.requests.with_label_values(&["allow", "GET", "2xx"]).inc();
+        let text = String::from_utf8(m.render()).unwrap();
+        let names: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        assert!(names.len() >= 12, "{names:?}");
+        for name in names {
+            assert!(
+                doc.contains(&format!("| `{name}` |")),
+                "{name} undocumented"
+            );
+        }
+    }
+}

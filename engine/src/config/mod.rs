@@ -216,3 +216,51 @@ impl ConfigError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field and its environment variable are documented.
+    #[test]
+    fn configuration_doc_lists_every_setting() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/configuration.md"
+        ))
+        .unwrap();
+        for (var, path) in env_var_names() {
+            assert!(
+                doc.contains(&format!("| `{path}` | `{var}` |")),
+                "{path} / {var} undocumented"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_sets_nested_fields_and_lists() {
+        let env = MapEnv(
+            [
+                ("PALISADE_INSPECTION_MODE", "monitor"),
+                ("PALISADE_LIMITS_ALLOWED_METHODS", "GET, POST"),
+                ("PALISADE_TIMEOUTS_IDLE_MS", "1234"),
+                ("PALISADE_TRUST_REQUEST_ID", "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let cfg = load_from_str(
+            "limits:\n  max_uri_bytes: 99\n",
+            "t",
+            &env,
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(cfg.inspection.mode, Mode::Monitor);
+        assert_eq!(cfg.limits.allowed_methods, ["GET", "POST"]);
+        assert_eq!(cfg.limits.max_uri_bytes, 99);
+        assert_eq!(cfg.timeouts.idle_ms, 1234);
+        assert!(cfg.trust_request_id);
+    }
+}

@@ -5,6 +5,8 @@
 mod support;
 
 mod config;
+mod drain;
 mod http1;
 mod limits;
+mod reload;
 mod upstream;
