@@ -38,7 +38,7 @@ async fn twenty_reloads_under_load_fail_no_request() {
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
                 // Alternate kept-alive and fresh connections.
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     sender = client::connect(addr).await;
                 }
                 let body = format!("worker {w} request {i}");
