@@ -63,7 +63,7 @@ pod_not_injected() {
 # The path of the pod's network namespace, from the container runtime.
 pod_netns() {
     local sandbox
-    sandbox=$(crictl pods --namespace "$E2E_NS" --name "$1" --state ready -q | head -n1)
+    sandbox=$(crictl pods --namespace "$E2E_NS" --name "$1" --state ready -q | sed -n 1p)
     [ -n "$sandbox" ] || return 1
     crictl inspectp "$sandbox" \
         | jq -r '.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path'

@@ -43,5 +43,5 @@ wait_until() {
 # The CNI config file containerd uses: the first *.conf/*.conflist in /etc/cni/net.d.
 primary_cni_conf() {
     find /etc/cni/net.d -maxdepth 1 -type f \( -name '*.conf' -o -name '*.conflist' \) \
-        | LC_ALL=C sort | head -n1
+        | LC_ALL=C sort | sed -n 1p
 }
