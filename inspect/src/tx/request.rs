@@ -192,13 +192,10 @@ pub fn set_body(tx: &mut Transaction, body: &[u8]) -> Option<Intervention> {
     }
     let s = &mut tx.store;
     s.set(Var::RequestBodyLength, body.len().to_string());
-    // REQUEST_BODY holds the raw body when URLENCODED or no processor handles it (or
-    // `ctl:forceRequestBodyVariable=On`); JSON, XML and multipart bodies are seen only
-    // through the variables their processors fill, as the CRS regression suite expects.
-    let raw_visible = match tx.body_processor {
-        Some(BodyProcessor::UrlEncoded) | None => true,
-        Some(_) => tx.force_body_variable,
-    };
+    // REQUEST_BODY holds the raw body except when the XML processor parsed it (then
+    // only `XML:` sees it, unless `ctl:forceRequestBodyVariable=On`); this is what the
+    // CRS regression suite expects (944120-6 vs 934210-13).
+    let raw_visible = tx.body_processor != Some(BodyProcessor::Xml) || tx.force_body_variable;
     if raw_visible {
         s.set(Var::RequestBody, body);
     }

@@ -99,6 +99,9 @@ impl Store {
         let var = target.var;
         let sel = target.selector.as_ref();
         let keep = |key: &[u8]| sel.is_none_or(|s| s.matches(key)) && !excluded(var, key);
+        if !var.is_collection() && excluded(var, b"") {
+            return;
+        }
         if target.count {
             let mut n = 0usize;
             self.visit(
