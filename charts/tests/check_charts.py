@@ -13,6 +13,16 @@ import yaml
 from kvalidate import KUBE_VERSIONS, ValidationFailed, validate_object
 
 CHARTS = pathlib.Path(__file__).resolve().parent.parent
+REPO = CHARTS.parent
+
+# Config files the charts render, pinned where the Rust code parses them in its tests
+# (injector: InjectorConfig, installer: InstallConfig). UPDATE_SNAPSHOTS=1 rewrites them.
+SNAPSHOTS = {
+    "palisade_default": ("injector.json", REPO / "injector/tests/fixtures/chart-injector.json"),
+    "palisade_openshift": ("injector.json", REPO / "injector/tests/fixtures/chart-injector-openshift.json"),
+    "cni_default": ("install.json", REPO / "cni-plugin/src/install/testdata/chart-install.json"),
+    "cni_openshift": ("install.json", REPO / "cni-plugin/src/install/testdata/chart-install-openshift.json"),
+}
 NAMESPACE = "palisade-system"
 
 
@@ -190,6 +200,23 @@ def cni_repair(objs: list) -> None:
     check("delete" in one(objs, "ClusterRole")["rules"][0]["verbs"], "repair may delete pods")
 
 
+def check_snapshot(checker: str, objs: list) -> None:
+    import json
+    import os
+
+    if checker not in SNAPSHOTS:
+        return
+    key, path = SNAPSHOTS[checker]
+    cms = [o for o in by_kind(objs, "ConfigMap") if key in o.get("data", {})]
+    check(len(cms) == 1, f"one ConfigMap with {key}")
+    rendered = json.loads(cms[0]["data"][key])
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.write_text(json.dumps(rendered, indent=2, sort_keys=True) + "\n")
+    check(path.exists(), f"{path} missing (run with UPDATE_SNAPSHOTS=1)")
+    check(json.loads(path.read_text()) == rendered,
+          f"{key} rendered by the chart differs from {path.relative_to(REPO)} (the file the Rust tests parse)")
+
+
 def render(chart: str, values: dict) -> list:
     loaded = helm.Chart.load(str(CHARTS / chart))
     loaded.validate_schema(values)
@@ -228,6 +255,7 @@ def main() -> int:
                 validate_object(obj, origin)
                 count += 1
             globals()[checker](objs)
+            check_snapshot(checker, objs)
             lint(chart, values, label)
             print(f"ok   {label}: {count} objects valid for Kubernetes {', '.join(KUBE_VERSIONS)}; lint clean")
         except (AssertionError, ValidationFailed, helm.HelmError) as e:

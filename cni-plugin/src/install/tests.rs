@@ -420,3 +420,18 @@ fn healthy_uninjected_init_mode_or_excluded_pods_are_left_alone() {
         Repair::Ignore
     );
 }
+
+#[test]
+fn chart_rendered_install_configs_parse() {
+    let chained = InstallConfig::from_file(&testdata("chart-install.json")).unwrap();
+    assert_eq!(chained.mode, super::InstallMode::Chained);
+    assert_eq!(chained.host_conf_dir_on_node, Path::new("/etc/cni/net.d"));
+    let openshift = InstallConfig::from_file(&testdata("chart-install-openshift.json")).unwrap();
+    assert_eq!(openshift.mode, super::InstallMode::Standalone);
+    assert_eq!(
+        openshift.host_bin_dir_on_node,
+        Path::new("/var/lib/cni/bin")
+    );
+    assert_eq!(openshift.standalone_file(), "palisade-cni.conf");
+    assert_eq!(openshift.repair_mode, RepairMode::None);
+}
