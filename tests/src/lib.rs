@@ -1,1 +1,42 @@
-//! Placeholder until the owning issue lands this crate.
+//! Test harness: "pods" as network namespaces, wired exactly as a container runtime does.
+//!
+//! A [`TestNode`] is a "node" network namespace. [`TestNode::add_pod`] creates a "pod"
+//! namespace and runs Debian's CNI reference plugins from `/usr/lib/cni` the way containerd
+//! does: `loopback` for `lo`, then the conflist `bridge` (+ `host-local` IPAM) and, unless
+//! switched off, `palisade-cni` chained with the real `prevResult`. Plugins run inside the
+//! node namespace (it plays the host), with `CNI_*` environment variables and the config on
+//! stdin. Pod annotations reach `palisade-cni` through
+//! `runtimeConfig["io.kubernetes.cri.pod-annotations"]`, as containerd passes them when the
+//! plugin declares the capability.
+//!
+//! Every namespace is named after the test (`pal-<test>-<pid>-<role>`) and deleted on drop,
+//! with the node's bridge, veths and rules in it; [`Background`] processes are killed on drop.
+//!
+//! ```no_run
+//! use palisade_tests::{PodConfig, TestNode, require_netns_env};
+//! # fn t() {
+//! if !require_netns_env() { return; }              // fails under CI=true, skips otherwise
+//! let node = TestNode::new("my_test");
+//! let pod = node.add_pod(PodConfig::injected("web")).expect("CNI ADD");
+//! let app = pod.netns().listen("0.0.0.0:8080");  // socket lives in the pod namespace
+//! let conn = node.netns().connect((pod.ipv4(), 8080)); // connect from the node
+//! # let _ = (app, conn); }
+//! ```
+//!
+//! Binaries of the workspace are found next to the test executable with [`bin`]; build them
+//! first with `cargo build --workspace --bins` (or `-p palisade-cni-plugin -p palisade-init`).
+
+mod cni;
+mod env;
+mod netns;
+mod node;
+
+pub use cni::PluginOutput;
+pub use env::{bin, ci, require, require_netns_env, require_root, shared_dir, workspace_root};
+pub use netns::{Background, Netns, accept_within, original_dst, ruleset_snapshot};
+pub use node::{CniFailure, PodConfig, TestNode, TestPod};
+
+/// The annotation marking a pod the injector has processed.
+pub const INJECTED: (&str, &str) = ("palisade.dev/status", "injected");
+/// Directory of Debian's CNI reference plugins.
+pub const CNI_PLUGIN_DIR: &str = "/usr/lib/cni";
