@@ -137,6 +137,7 @@ def palisade_openshift(objs: list) -> None:
     palisade_common(objs)
     cfg = injector_config(objs)
     check(cfg["multusNetwork"] == f"{NAMESPACE}/palisade-cni", f"Multus network {cfg['multusNetwork']}")
+    check(cfg["engine"]["uid"] is None, "OpenShift assigns the engine UID")
 
 
 def palisade_options(objs: list) -> None:

@@ -37,7 +37,9 @@ pub struct EngineConfig {
     pub log_level: LogLevel,
     pub capture_port: u16,
     pub admin_port: u16,
-    pub uid: i64,
+    /// Engine UID/GID; `None` leaves it to the platform (OpenShift assigns one per namespace).
+    #[serde(default)]
+    pub uid: Option<i64>,
     pub cpu_request: Quantity,
     pub memory_request: Quantity,
     pub cpu_limit: Quantity,

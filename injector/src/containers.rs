@@ -103,8 +103,8 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
             ..Default::default()
         }),
         security_context: Some(SecurityContext {
-            run_as_user: Some(cfg.uid),
-            run_as_group: Some(cfg.uid),
+            run_as_user: cfg.uid,
+            run_as_group: cfg.uid,
             run_as_non_root: Some(true),
             read_only_root_filesystem: Some(true),
             allow_privilege_escalation: Some(false),
@@ -125,7 +125,6 @@ pub fn init(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -
     let mut env_vars = vec![
         env("PALISADE_CAPTURE_PORT", engine.capture_port.to_string()),
         env("PALISADE_ADMIN_PORT", engine.admin_port.to_string()),
-        env("PALISADE_ENGINE_UID", engine.uid.to_string()),
         env(
             "PALISADE_SERVICE_MESH",
             if s.service_mesh == ServiceMesh::Istio {
@@ -141,6 +140,10 @@ pub fn init(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -
                 .map_or_else(|| "*".to_owned(), format_ports),
         ),
     ];
+    // Unknown when the platform assigns the UID; palisade-init then uses its default.
+    if let Some(uid) = engine.uid {
+        env_vars.push(env("PALISADE_ENGINE_UID", uid.to_string()));
+    }
     if !s.exclude_inbound_ports.is_empty() {
         env_vars.push(env(
             "PALISADE_EXCLUDE_INBOUND_PORTS",

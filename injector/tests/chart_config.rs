@@ -24,7 +24,7 @@ fn chart_default_config_parses_with_chart_defaults() {
             cfg.engine.admin_port,
             cfg.engine.uid
         ),
-        (15300, 15301, 15300)
+        (15300, 15301, Some(15300))
     );
     assert_eq!(cfg.redirect.mode, RedirectMode::Cni);
     assert!(cfg.exclude_namespaces.contains(&"kube-system".to_owned()));
@@ -35,8 +35,8 @@ fn chart_default_config_parses_with_chart_defaults() {
 fn chart_openshift_config_parses_with_multus_network() {
     let cfg = load("chart-injector-openshift.json");
     assert_eq!(
-        cfg.multus_network.as_deref(),
-        Some("palisade-system/palisade-cni")
+        (cfg.multus_network.as_deref(), cfg.engine.uid),
+        (Some("palisade-system/palisade-cni"), None)
     );
 }
 

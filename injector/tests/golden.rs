@@ -145,7 +145,11 @@ fn init_redirect_puts_palisade_init_first_before_existing_init_containers() {
 }
 
 fn openshift() -> InjectorConfig {
-    config_with(|c| c["multusNetwork"] = json!("palisade-system/palisade-cni"))
+    // As values-openshift.yaml renders it: Multus network, UID left to the SCC.
+    config_with(|c| {
+        c["multusNetwork"] = json!("palisade-system/palisade-cni");
+        c["engine"]["uid"] = Value::Null;
+    })
 }
 
 #[test]
@@ -154,6 +158,11 @@ fn multus_network_appended_to_comma_form() {
     assert_eq!(
         doc["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"],
         "sriov-net@net1,palisade-system/palisade-cni"
+    );
+    let engine_sc = &doc["spec"]["initContainers"][0]["securityContext"];
+    assert!(
+        engine_sc.get("runAsUser").is_none() && engine_sc["runAsNonRoot"] == true,
+        "{engine_sc}"
     );
     check_golden("multus-comma.yaml", &doc);
 }
