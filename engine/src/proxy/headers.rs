@@ -76,6 +76,12 @@ pub fn forwarded(
         };
         up.insert_header("x-forwarded-for", xff)?;
     }
+    // HTTP/2 carries the host in :authority; the app speaks HTTP/1.1 and wants Host.
+    if !up.headers.contains_key(http::header::HOST)
+        && let Some(authority) = up.uri.authority().map(|a| a.as_str().to_string())
+    {
+        up.insert_header(http::header::HOST, authority)?;
+    }
     up.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
     up.insert_header("x-request-id", request_id)?;
     Ok(())

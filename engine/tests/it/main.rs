@@ -8,5 +8,6 @@ mod config;
 mod drain;
 mod http1;
 mod limits;
+mod protocols;
 mod reload;
 mod upstream;
