@@ -12,19 +12,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn load_crs(crs: &Path, setup: &Path) -> Arc<RuleSet> {
-    let base =
-        std::env::temp_dir().join(format!("palisade-inspect-base-{}.conf", std::process::id()));
-    std::fs::write(&base, palisade_inspect::RECOMMENDED_BASE_RULES).unwrap();
     let rs = RuleSet::load(&LoadOptions {
+        prelude: palisade_inspect::RECOMMENDED_BASE_RULES.to_string(),
         files: vec![
-            base.clone(),
             crs.join("crs-setup.conf.example"),
             setup.to_path_buf(),
             crs.join("rules/*.conf"),
         ],
         ..Default::default()
     });
-    std::fs::remove_file(&base).unwrap();
     Arc::new(rs.unwrap_or_else(|e| panic!("CRS failed to load: {e}")))
 }
 

@@ -8,9 +8,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// What to load: `files` in order (glob patterns allowed), then `extra_rules`.
+/// What to load: `prelude`, then `files` in order (glob patterns allowed), then `extra_rules`.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
+    /// Inline SecLang parsed before the files (reported as `<prelude>`), e.g.
+    /// [`crate::RECOMMENDED_BASE_RULES`] or the engine's mode settings.
+    pub prelude: String,
     pub files: Vec<PathBuf>,
     /// Inline SecLang parsed after the files (reported as `<inline>` in errors).
     pub extra_rules: String,
@@ -46,6 +49,9 @@ impl RuleSet {
             tchains: HashMap::new(),
             depth: 0,
         };
+        if !opts.prelude.is_empty() {
+            l.load_text(&opts.prelude, "<prelude>", &opts.base_dir)?;
+        }
         for pattern in &opts.files {
             let pattern = if pattern.is_relative() {
                 opts.base_dir.join(pattern)

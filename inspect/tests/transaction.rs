@@ -1,0 +1,228 @@
+//! Transaction semantics on small inline rule sets: modes, chains, flow, setvar, ctl.
+use palisade_inspect::{ConnInfo, Disruptive, LoadOptions, RequestHead, RuleSet, Transaction};
+use std::sync::Arc;
+
+fn rules(text: &str) -> Arc<RuleSet> {
+    Arc::new(
+        RuleSet::load(&LoadOptions {
+            extra_rules: text.to_string(),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+fn get(uri: &str) -> RequestHead {
+    RequestHead {
+        method: "GET".into(),
+        uri: uri.into(),
+        protocol: "HTTP/1.1".into(),
+        headers: vec![("Host".into(), b"example.com".to_vec())],
+    }
+}
+
+fn post(uri: &str, ct: &str, body_len: usize) -> RequestHead {
+    let mut h = get(uri);
+    h.method = "POST".into();
+    h.headers
+        .push(("Content-Type".into(), ct.as_bytes().to_vec()));
+    h.headers
+        .push(("Content-Length".into(), body_len.to_string().into_bytes()));
+    h
+}
+
+fn tx(rs: &Arc<RuleSet>) -> Transaction {
+    rs.transaction(ConnInfo {
+        client_ip: "10.1.2.3".into(),
+        client_port: 5555,
+        server_ip: "10.9.9.9".into(),
+        server_port: 8080,
+        unique_id: "t1".into(),
+    })
+}
+
+fn ids(t: &Transaction) -> Vec<u32> {
+    t.matched_rules().iter().map(|m| m.id).collect()
+}
+
+const DENY_ATTACK: &str = r#"
+SecRequestBodyAccess On
+SecRule ARGS "@rx attack" "id:10,phase:1,deny,status:406,msg:'attack in %{MATCHED_VAR_NAME}',log"
+"#;
+
+#[test]
+fn deny_in_on_mode_returns_the_rules_status_and_stops_evaluation() {
+    let rs = rules(&format!("SecRuleEngine On\n{DENY_ATTACK}"));
+    let mut t = tx(&rs);
+    let i = t
+        .process_request_headers(&get("/?q=an+attack"))
+        .expect("intervention");
+    assert_eq!(
+        (i.status, i.rule_id, i.disruptive.clone()),
+        (406, 10, Disruptive::Deny)
+    );
+    assert_eq!(i.message, "attack in ARGS:q");
+    assert!(!t.wants_request_body());
+    assert_eq!(t.process_request_body(b""), None);
+}
+
+#[test]
+fn detection_only_matches_but_never_intervenes() {
+    let rs = rules(&format!("SecRuleEngine DetectionOnly\n{DENY_ATTACK}"));
+    let mut t = tx(&rs);
+    assert_eq!(t.process_request_headers(&get("/?q=attack")), None);
+    assert_eq!(ids(&t), vec![10]);
+}
+
+#[test]
+fn engine_off_evaluates_nothing() {
+    let rs = rules(&format!("SecRuleEngine Off\n{DENY_ATTACK}"));
+    let mut t = tx(&rs);
+    assert_eq!(t.process_request_headers(&get("/?q=attack")), None);
+    assert!(ids(&t).is_empty());
+}
+
+#[test]
+fn ctl_rule_engine_switches_one_transaction_to_detection_only() {
+    let rs = rules(&format!(
+        "SecRuleEngine On\nSecAction \"id:1,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly\"\n{DENY_ATTACK}"
+    ));
+    let mut t = tx(&rs);
+    assert_eq!(t.process_request_headers(&get("/?q=attack")), None);
+    assert_eq!(ids(&t), vec![10]);
+}
+
+#[test]
+fn a_chain_matches_only_when_every_link_matches() {
+    let rs = rules(
+        r#"
+SecRule REQUEST_METHOD "@streq POST" "id:20,phase:1,pass,log,chain"
+    SecRule ARGS:a "@eq 1" "setvar:tx.chained=yes"
+"#,
+    );
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/?a=1"));
+    assert!(ids(&t).is_empty());
+    assert_eq!(t.tx_var("chained"), None);
+    let mut t = tx(&rs);
+    let mut h = get("/?a=1");
+    h.method = "POST".into();
+    t.process_request_headers(&h);
+    assert_eq!(ids(&t), vec![20]);
+    assert_eq!(t.tx_var("chained"), Some(&b"yes"[..]));
+}
+
+#[test]
+fn skip_after_jumps_past_the_marker() {
+    let rs = rules(
+        r#"
+SecAction "id:30,phase:1,pass,nolog,skipAfter:END"
+SecAction "id:31,phase:1,pass,log"
+SecMarker END
+SecAction "id:32,phase:1,pass,log"
+"#,
+    );
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/"));
+    assert_eq!(ids(&t), vec![32]);
+}
+
+#[test]
+fn setvar_accumulates_scores_and_macros_expand() {
+    let rs = rules(
+        r#"
+SecAction "id:40,phase:1,pass,nolog,setvar:tx.score=0,setvar:tx.crit=5"
+SecRule ARGS "@rx x" "id:41,phase:1,pass,nolog,setvar:'tx.score=+%{tx.crit}'"
+SecRule TX:SCORE "@ge 10" "id:42,phase:1,pass,log,msg:'score %{tx.score}'"
+"#,
+    );
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/?a=x&b=x"));
+    assert_eq!(t.tx_var("score"), Some(&b"10"[..]));
+    assert_eq!(t.matched_rules()[0].msg, "score 10");
+}
+
+#[test]
+fn capture_fills_tx_groups() {
+    let rs = rules(
+        r#"SecRule ARGS:id "@rx ^(\d+)-(\w+)$" "id:50,phase:1,pass,log,capture,logdata:'%{tx.1}/%{tx.2}'""#,
+    );
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/?id=42-abc"));
+    assert_eq!(t.matched_rules()[0].data, "42/abc");
+}
+
+#[test]
+fn ctl_remove_target_by_id_excludes_one_argument() {
+    let rs = rules(
+        r#"
+SecRule REQUEST_FILENAME "@streq /login" "id:60,phase:1,pass,nolog,ctl:ruleRemoveTargetById=61;ARGS:password"
+SecRule ARGS "@rx '" "id:61,phase:1,pass,log"
+"#,
+    );
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/login?password=it's"));
+    assert!(ids(&t).is_empty());
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/login?user=it's"));
+    assert_eq!(ids(&t), vec![61]);
+}
+
+#[test]
+fn json_bodies_become_arguments() {
+    let rs = rules(
+        r#"
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:70,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule ARGS:json.user.name "@streq bob" "id:71,phase:2,pass,log"
+"#,
+    );
+    let body = br#"{"user":{"name":"bob"}}"#;
+    let mut t = tx(&rs);
+    t.process_request_headers(&post("/", "application/json", body.len()));
+    assert!(t.wants_request_body());
+    t.process_request_body(body);
+    assert_eq!(ids(&t), vec![71]);
+}
+
+#[test]
+fn multipart_fields_and_files_are_parsed() {
+    let rs = rules(
+        r#"
+SecRequestBodyAccess On
+SecRule ARGS_POST:note "@streq hi" "id:80,phase:2,pass,log"
+SecRule FILES "@endsWith .php" "id:81,phase:2,pass,log"
+SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:82,phase:2,pass,log"
+"#,
+    );
+    let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"shell.php\"\r\nContent-Type: text/plain\r\n\r\n<?php ?>\r\n--XyZ--\r\n";
+    let mut t = tx(&rs);
+    t.process_request_headers(&post("/", "multipart/form-data; boundary=XyZ", body.len()));
+    t.process_request_body(body);
+    assert_eq!(ids(&t), vec![80, 81]);
+}
+
+#[test]
+fn response_phases_see_status_headers_and_body() {
+    let rs = rules(
+        r#"
+SecResponseBodyAccess On
+SecRule RESPONSE_STATUS "@eq 500" "id:90,phase:3,pass,log"
+SecRule RESPONSE_BODY "@contains stack trace" "id:91,phase:4,deny,log"
+"#,
+    );
+    let mut t = tx(&rs);
+    t.process_request_headers(&get("/"));
+    t.process_request_body(b"");
+    t.process_response_headers(
+        500,
+        "HTTP/1.1",
+        &[("Content-Type".into(), b"text/html".to_vec())],
+    );
+    assert!(t.wants_response_body());
+    let i = t
+        .process_response_body(b"a stack trace here")
+        .expect("deny");
+    assert_eq!((i.status, i.rule_id), (403, 91));
+    assert_eq!(ids(&t), vec![90, 91]);
+}
