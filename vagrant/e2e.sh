@@ -34,17 +34,17 @@ palisade_conf() {
 
 # The full traffic suite against the current pod of the sample app.
 check_sample_pod() {
-    local pod ip
+    local pod ip CHECK_PREFIX="$1: "
     pod=$(wait_pod sample) || {
-        check_record fail "sample pod ready ($1)"
+        check_record fail "sample pod ready"
         return 0
     }
     ip=$(pod_ip "$pod")
     echo "--- $1: pod $pod ($ip)"
-    expect_ok "$1: pod is injected" pod_is_injected "$pod"
-    expect_ok "$1: redirect rules in the pod's netns" pod_has_palisade_rules "$pod"
+    expect_ok "pod is injected" pod_is_injected "$pod"
+    expect_ok "redirect rules in the pod's netns" pod_has_palisade_rules "$pod"
     if [ "$PALISADE_PROFILE" = multus ]; then
-        expect_ok "$1: pod joined the palisade-cni network" pod_in_palisade_network "$pod"
+        expect_ok "pod joined the palisade-cni network" pod_in_palisade_network "$pod"
     fi
     check_traffic "http://$ip:8080" "http://$ip:8081"
 }

@@ -8,6 +8,7 @@
 #   CHECK_CURL          curl command to use (default: curl); e.g. "kubectl exec client -- curl"
 #   CHECK_TIMEOUT       seconds per request (default: 10)
 #   CHECK_RETRIES       extra attempts when the connection itself fails, status 000 (default: 0)
+#   CHECK_PREFIX        text put before every check's description (default: none)
 
 CHECKS_PASSED=0
 CHECKS_FAILED=0
@@ -36,14 +37,17 @@ http_status() {
 }
 
 # Records one result. Usage: check_record ok|fail DESCRIPTION
+# CHECK_PREFIX (e.g. "restarted pod: ") is put before the description, so a suite run several
+# times tells its rounds apart in the summary.
 check_record() {
+    local desc="${CHECK_PREFIX:-}$2"
     if [ "$1" = ok ]; then
         CHECKS_PASSED=$((CHECKS_PASSED + 1))
-        printf 'PASS  %s\n' "$2"
+        printf 'PASS  %s\n' "$desc"
     else
         CHECKS_FAILED=$((CHECKS_FAILED + 1))
-        CHECKS_FAILURES+=("$2")
-        printf 'FAIL  %s\n' "$2"
+        CHECKS_FAILURES+=("$desc")
+        printf 'FAIL  %s\n' "$desc"
     fi
 }
 

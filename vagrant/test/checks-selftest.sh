@@ -106,14 +106,17 @@ if (
     CHECK_RETRIES=1 expect_status 000 "$closed/"
     CHECK_NAME="eventually true" eventually_ok 5 true
     CHECK_NAME="eventually false" eventually_ok 1 false # wrong on purpose
+    CHECK_PREFIX="round 2: " expect_ok "prefixed" true
+    [ "${CHECKS_FAILURES[0]}" = "$waf/?id=1%27%20or%201=1--: want 200, got 403" ] \
+        || { echo "first failure recorded as '${CHECKS_FAILURES[0]}'" >&2; exit 1; }
     if checks_summary >/dev/null; then
         echo "checks_summary returned success with failures" >&2
         exit 1
     fi
-    [ "$CHECKS_PASSED" -eq 6 ] && [ "$CHECKS_FAILED" -eq 3 ] \
-        || { echo "counted $CHECKS_PASSED passed, $CHECKS_FAILED failed; want 6 and 3" >&2; exit 1; }
-) >"$work/lib.out" 2>&1; then
-    ok "library counts passes and failures and checks_summary fails on failures"
+    [ "$CHECKS_PASSED" -eq 7 ] && [ "$CHECKS_FAILED" -eq 3 ] \
+        || { echo "counted $CHECKS_PASSED passed, $CHECKS_FAILED failed; want 7 and 3" >&2; exit 1; }
+) >"$work/lib.out" 2>&1 && grep -q '^PASS  round 2: prefixed$' "$work/lib.out"; then
+    ok "library counts passes and failures, prefixes descriptions, checks_summary fails on failures"
 else
     bad "library functions"
     sed 's/^/    | /' "$work/lib.out" >&2
