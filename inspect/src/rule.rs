@@ -149,6 +149,8 @@ pub struct Rule {
     /// Interned id of `transforms`, the key of the per-transaction cache.
     pub tchain: u32,
     pub msg: Option<Macro>,
+    /// `msg` when it holds no macro, for `RULE.msg`.
+    pub msg_lit: Arc<[u8]>,
     pub logdata: Option<Macro>,
     pub tags: Vec<String>,
     pub severity: Option<Severity>,

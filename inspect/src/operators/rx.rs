@@ -31,6 +31,8 @@ impl Rx {
         match self {
             Rx::Fast(re) => match caps {
                 None => re.is_match(input),
+                // The DFA answers "no match" fast; captures run only on a hit.
+                Some(_) if !re.is_match(input) => false,
                 Some(caps) => match re.captures(input) {
                     None => false,
                     Some(c) => {
@@ -47,6 +49,7 @@ impl Rx {
             Rx::Pcre(re) => match caps {
                 // A match-limit error counts as no match: bounded, never a hang.
                 None => re.is_match(input).unwrap_or(false),
+                Some(_) if !re.is_match(input).unwrap_or(false) => false,
                 Some(caps) => match re.captures(input) {
                     Ok(Some(c)) => {
                         caps.clear();

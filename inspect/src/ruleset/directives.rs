@@ -344,6 +344,13 @@ impl Loader {
             operator,
             transforms: transforms.into(),
             tchain,
+            msg_lit: a
+                .msg
+                .as_ref()
+                .and_then(crate::macros::Macro::literal)
+                .unwrap_or_default()
+                .into_bytes()
+                .into(),
             msg: a.msg,
             logdata: a.logdata,
             tags: a.tags,
@@ -392,8 +399,9 @@ fn update_actions(r: &mut Rule, a: &ActionSet, t: Vec<crate::transform::Transfor
     if a.action.is_some() {
         r.action = a.action.clone();
     }
-    if a.msg.is_some() {
-        r.msg = a.msg.clone();
+    if let Some(m) = &a.msg {
+        r.msg_lit = m.literal().unwrap_or_default().into_bytes().into();
+        r.msg = Some(m.clone());
     }
     if a.logdata.is_some() {
         r.logdata = a.logdata.clone();

@@ -67,6 +67,40 @@ transforms! {
     Utf8ToUnicode => "utf8toUnicode", text::utf8_to_unicode;
 }
 
+impl Transform {
+    /// A cheap scan that proves the transformation would return its input unchanged,
+    /// so the common case (benign values) costs no copy. `false` means "maybe changes".
+    pub fn is_noop(self, s: &[u8]) -> bool {
+        let has = |c: u8| memchr(c, s);
+        match self {
+            Transform::UrlDecode | Transform::UrlDecodeUni => !has(b'%') && !has(b'+'),
+            Transform::HtmlEntityDecode => !has(b'&'),
+            Transform::JsDecode | Transform::CssDecode | Transform::EscapeSeqDecode => !has(b'\\'),
+            Transform::Lowercase => !s.iter().any(u8::is_ascii_uppercase),
+            Transform::Uppercase => !s.iter().any(u8::is_ascii_lowercase),
+            Transform::RemoveNulls | Transform::ReplaceNulls => !has(0),
+            Transform::Utf8ToUnicode => s.is_ascii(),
+            Transform::RemoveWhitespace => !s.iter().any(|&c| is_space(c) || c == 0xa0),
+            Transform::CompressWhitespace => {
+                !s.iter().any(|&c| (is_space(c) && c != b' ') || c == 0xa0)
+                    && !s.windows(2).any(|w| w == b"  ")
+            }
+            Transform::ReplaceComments => !has(b'/'),
+            Transform::RemoveCommentsChar | Transform::RemoveComments => {
+                !has(b'/') && !has(b'*') && !has(b'<') && !has(b'-') && !has(b'#')
+            }
+            Transform::Trim | Transform::TrimLeft | Transform::TrimRight => {
+                !s.first().is_some_and(|c| is_space(*c)) && !s.last().is_some_and(|c| is_space(*c))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn memchr(c: u8, s: &[u8]) -> bool {
+    s.contains(&c)
+}
+
 /// Applies one transformation by its SecLang name; used by the conformance tests.
 pub fn apply_transform_by_name(name: &str, input: &[u8]) -> Result<Vec<u8>, TransformError> {
     let t = Transform::from_name(name).ok_or_else(|| TransformError::Unknown(name.to_string()))?;

@@ -6,7 +6,6 @@ use crate::parser::targets::Target;
 use crate::rule::{AllowScope, Rule, RuleAction};
 use crate::ruleset::{EngineMode, Entry};
 use crate::vars::Var;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// One value a rule link matched.
@@ -141,7 +140,7 @@ impl Transaction {
     fn eval_chain(&mut self, rule: &Rule) -> bool {
         self.store.matched_vars.clear();
         self.store.rule_id = rule.id;
-        self.store.rule_msg = rule.msg_text().into_bytes();
+        self.store.rule_msg = rule.msg_lit.clone();
         self.store.rule_severity = rule.severity.map(|s| s as u8);
         let mut link = rule;
         loop {
@@ -164,12 +163,15 @@ impl Transaction {
         {
             let store = &self.store;
             let cache = &mut self.cache;
-            let runtime: Vec<&Target> = self
-                .target_exclusions
-                .iter()
-                .filter(|e| e.rules.selects(starter))
-                .map(|e| &e.target)
-                .collect();
+            let runtime: Vec<&Target> = if self.target_exclusions.is_empty() {
+                Vec::new()
+            } else {
+                self.target_exclusions
+                    .iter()
+                    .filter(|e| e.rules.selects(starter))
+                    .map(|e| &e.target)
+                    .collect()
+            };
             let excluded = |var: Var, key: &[u8]| {
                 link.targets
                     .iter()
@@ -244,6 +246,22 @@ fn multi_match(
     None
 }
 
+/// FxHash-style mixing: fast, and collisions are caught by comparing the stored input.
+fn fxhash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    h
+}
+
 enum Val<'a> {
     Borrowed(&'a [u8]),
     Shared(Arc<[u8]>),
@@ -261,12 +279,11 @@ impl std::ops::Deref for Val<'_> {
 
 /// The value after the rule's transformations, computed once per (chain, value).
 fn transformed<'a>(cache: &mut TCache, rule: &Rule, value: &'a [u8]) -> Val<'a> {
-    if rule.transforms.is_empty() {
+    // Most benign values pass every step unchanged: prove it by scanning, skip the cache.
+    let Some(first) = rule.transforms.iter().position(|t| !t.is_noop(value)) else {
         return Val::Borrowed(value);
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    let key = (rule.tchain, h.finish());
+    };
+    let key = (rule.tchain, fxhash(value));
     if let Some((input, out)) = cache.get(&key)
         && **input == *value
     {
@@ -274,7 +291,10 @@ fn transformed<'a>(cache: &mut TCache, rule: &Rule, value: &'a [u8]) -> Val<'a> 
     }
     let mut cur = value.to_vec();
     let mut next = Vec::with_capacity(value.len());
-    for t in rule.transforms.iter() {
+    for t in rule.transforms[first..].iter() {
+        if t.is_noop(&cur) {
+            continue;
+        }
         t.apply(&cur, &mut next);
         std::mem::swap(&mut cur, &mut next);
     }

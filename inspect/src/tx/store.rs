@@ -35,7 +35,7 @@ pub struct Store {
     pub env: BTreeMap<String, Vec<u8>>,
     /// The rule being evaluated, for `RULE` and `%{rule.*}`.
     pub rule_id: u32,
-    pub rule_msg: Vec<u8>,
+    pub rule_msg: std::sync::Arc<[u8]>,
     pub rule_severity: Option<u8>,
 }
 
