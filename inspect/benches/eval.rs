@@ -105,7 +105,16 @@ fn eval(rs: &Arc<RuleSet>, r: &Req) -> usize {
 }
 
 fn run(name: &str, rs: &Arc<RuleSet>, corpus: &[Req], iters: usize) {
-    for r in corpus {
+    // ONLY=/api keeps the requests whose URI contains it (for profiling one shape).
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let corpus: Vec<&Req> = corpus
+        .iter()
+        .filter(|r| r.head.uri.contains(&only))
+        .collect();
+    if corpus.is_empty() {
+        return;
+    }
+    for r in &corpus {
         eval(rs, r);
     }
     let mut samples = Vec::with_capacity(corpus.len() * iters);
@@ -113,7 +122,7 @@ fn run(name: &str, rs: &Arc<RuleSet>, corpus: &[Req], iters: usize) {
     let cpu0 = thread_cpu_ns();
     let start = Instant::now();
     for _ in 0..iters {
-        for r in corpus {
+        for r in &corpus {
             let t0 = Instant::now();
             matched += eval(rs, r);
             samples.push(t0.elapsed().as_nanos() as u64);

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod crs;
 mod error;
 mod macros;
 mod operators;
@@ -18,6 +19,7 @@ mod tx;
 pub(crate) use tx::store as tx_store;
 mod vars;
 
+pub use crs::{CrsError, CrsOptions, PALISADE_ID_BASE};
 pub use error::LoadError;
 pub use operators::{OperatorError, eval_operator_for_test};
 pub use rule::Severity;

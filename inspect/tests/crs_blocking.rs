@@ -169,3 +169,44 @@ fn hostile_inputs_neither_crash_nor_hang() {
     let _ = t.process_request_headers(&head);
     let _ = t.process_request_body(deep_json.as_bytes());
 }
+
+#[test]
+fn crs_options_apply_mode_and_paranoia_without_seclang() {
+    use palisade_inspect::{CrsOptions, EngineMode};
+    let Some(crs) = common::crs4() else { return };
+    let opts = |mode, paranoia_level| CrsOptions {
+        crs_dir: crs.clone(),
+        mode,
+        paranoia_level,
+        inbound_anomaly_threshold: None,
+        rules_before: Vec::new(),
+        rules_after: Vec::new(),
+    };
+    let err = opts(EngineMode::On, 5)
+        .load_options()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "paranoia_level 5: allowed values are 1, 2, 3 and 4");
+    let monitor = Arc::new(
+        RuleSet::load(&opts(EngineMode::DetectionOnly, 1).load_options().unwrap()).unwrap(),
+    );
+    assert_eq!(
+        request(
+            &monitor,
+            "GET",
+            "/products?id=1%27%20OR%20%271%27%3D%271",
+            b""
+        ),
+        None
+    );
+    let block = Arc::new(RuleSet::load(&opts(EngineMode::On, 4).load_options().unwrap()).unwrap());
+    assert!(
+        request(
+            &block,
+            "GET",
+            "/products?id=1%27%20OR%20%271%27%3D%271",
+            b""
+        )
+        .is_some()
+    );
+}

@@ -226,3 +226,42 @@ SecRule RESPONSE_BODY "@contains stack trace" "id:91,phase:4,deny,log"
     assert_eq!((i.status, i.rule_id), (403, 91));
     assert_eq!(ids(&t), vec![90, 91]);
 }
+
+#[test]
+fn body_over_the_limit_is_rejected_with_413() {
+    let rs = rules(
+        "SecRuleEngine On\nSecRequestBodyAccess On\nSecRequestBodyLimit 16\nSecRequestBodyLimitAction Reject\n",
+    );
+    let body = vec![b'a'; 17];
+    let mut t = tx(&rs);
+    assert_eq!(
+        t.process_request_headers(&post("/", "text/plain", body.len())),
+        None
+    );
+    let i = t.process_request_body(&body).expect("rejected");
+    assert_eq!(i.status, 413);
+}
+
+#[test]
+fn body_over_the_limit_is_inspected_partially_when_configured() {
+    let rs = rules(
+        "SecRuleEngine On\nSecRequestBodyAccess On\nSecRequestBodyLimit 8\nSecRequestBodyLimitAction ProcessPartial\n\
+         SecRule REQUEST_BODY \"@contains tail\" \"id:1,phase:2,deny,log\"\n",
+    );
+    let body = b"12345678tail";
+    let mut t = tx(&rs);
+    t.process_request_headers(&post("/", "text/plain", body.len()));
+    assert_eq!(t.process_request_body(body), None);
+}
+
+#[test]
+fn catastrophic_backtracking_pattern_is_bounded() {
+    // The look-ahead sends this to PCRE2; its match limit stops the exponential search.
+    let rs = rules(r#"SecRule ARGS "@rx (?=a)(a|aa)+$" "id:1,phase:1,pass,log""#);
+    let mut t = tx(&rs);
+    let evil = format!("/?x={}b", "a".repeat(64));
+    let start = std::time::Instant::now();
+    t.process_request_headers(&get(&evil));
+    assert!(ids(&t).is_empty());
+    eprintln!("bounded evaluation took {:?}", start.elapsed());
+}
