@@ -7,6 +7,7 @@
 pub mod cmd;
 pub mod conf;
 pub mod error;
+pub mod install;
 pub mod kube;
 pub mod log;
 pub mod pod;

@@ -27,9 +27,3 @@ pub const STATUS_INJECTED: &str = "injected";
 pub const ENGINE_CONTAINER: &str = "palisade-engine";
 /// Name of the injected redirect init container (`redirect: init`).
 pub const INIT_CONTAINER: &str = "palisade-init";
-
-/// `palisade-cni install` (node DaemonSet installer). Its source lives in
-/// cni-plugin/src/install/; it is compiled and tested here until the palisade-cni crate
-/// dispatches its `install` subcommand to it.
-#[path = "../../cni-plugin/src/install/mod.rs"]
-pub mod cni_install;
