@@ -131,6 +131,20 @@ def palisade_default(objs: list) -> None:
     check(cfg["multusNetwork"] is None, "no Multus network by default")
     check(any(o["kind"] == "ConfigMap" and "palisade.json" in o.get("data", {}) for o in objs),
           "Grafana dashboard ConfigMap")
+    dashboard_metrics_are_documented()
+
+
+def dashboard_metrics_are_documented() -> None:
+    """Every metric the Grafana dashboard queries is one the engine documents."""
+    import json
+    import re
+
+    dashboard = json.loads((CHARTS / "palisade/dashboards/palisade.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    names = {re.sub(r"_bucket$", "", m) for e in exprs for m in re.findall(r"palisade_[a-z_]+", e)}
+    documented = (REPO / "docs/metrics.md").read_text()
+    missing = sorted(n for n in names if f"`{n}`" not in documented)
+    check(not missing, f"dashboard queries metrics not in docs/metrics.md: {missing}")
 
 
 def palisade_openshift(objs: list) -> None:

@@ -1,5 +1,6 @@
-//! The containers and volumes the injector adds. Engine settings travel as `PALISADE_*`
-//! environment variables named after the annotations (`mode` -> `PALISADE_MODE`).
+//! The containers and volumes the injector adds. Engine settings travel as the engine's own
+//! `PALISADE_*` configuration variables (docs/configuration.md), filled from the annotations
+//! over the chart defaults (`palisade.dev/mode` -> `PALISADE_INSPECTION_MODE`).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,10 @@ use crate::config::{EngineConfig, RedirectConfig};
 pub const TMP_VOLUME: &str = "palisade-tmp";
 pub const RULES_VOLUME: &str = "palisade-rules";
 pub const RULES_DIR: &str = "/etc/palisade/rules";
+/// The rule set the engine image ships (its `PALISADE_INSPECTION_RULES` default): CRS setup,
+/// then the CRS rules, in the order CRS requires.
+pub const IMAGE_RULES: &str =
+    "/usr/share/palisade/crs/crs-setup.conf,/usr/share/palisade/crs/rules/*.conf";
 /// Named so a PodMonitor can scrape every engine by port name.
 pub const ADMIN_PORT_NAME: &str = "palisade-admin";
 
@@ -54,11 +59,18 @@ fn quantities(
 /// running, whose startup probe holds back the app containers until the rules are loaded).
 pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
     let mut env_vars = vec![
-        env("PALISADE_MODE", s.mode.as_str()),
-        env("PALISADE_PARANOIA_LEVEL", s.paranoia_level.to_string()),
-        env("PALISADE_LOG_LEVEL", s.log_level.as_str()),
-        env("PALISADE_CAPTURE_PORT", cfg.capture_port.to_string()),
-        env("PALISADE_ADMIN_PORT", cfg.admin_port.to_string()),
+        env("PALISADE_INSPECTION_MODE", s.mode.as_str()),
+        env(
+            "PALISADE_INSPECTION_PARANOIA_LEVEL",
+            s.paranoia_level.to_string(),
+        ),
+        env("PALISADE_LOG", s.log_level.as_str()),
+        env(
+            "PALISADE_LISTEN",
+            format!("0.0.0.0:{0},[::]:{0}", cfg.capture_port),
+        ),
+        env("PALISADE_ADMIN", format!("0.0.0.0:{}", cfg.admin_port)),
+        env("PALISADE_TMP_DIR", "/tmp"),
     ];
     let mut mounts = vec![VolumeMount {
         name: TMP_VOLUME.to_owned(),
@@ -66,7 +78,11 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
         ..Default::default()
     }];
     if cfg.rules_config_map.is_some() {
-        env_vars.push(env("PALISADE_RULES_DIR", RULES_DIR));
+        // The user's rules and exclusions load after the CRS the image ships.
+        env_vars.push(env(
+            "PALISADE_INSPECTION_RULES",
+            format!("{IMAGE_RULES},{RULES_DIR}/*.conf"),
+        ));
         mounts.push(VolumeMount {
             name: RULES_VOLUME.to_owned(),
             mount_path: RULES_DIR.to_owned(),

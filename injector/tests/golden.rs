@@ -80,6 +80,11 @@ fn labelled_pod_gets_native_sidecar_engine_on_1_33() {
     assert_eq!(engine["securityContext"]["runAsUser"], 15300);
     assert_eq!(engine["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(
+        engine_env(engine, "PALISADE_LISTEN"),
+        "0.0.0.0:15300,[::]:15300"
+    );
+    assert_eq!(engine_env(engine, "PALISADE_ADMIN"), "0.0.0.0:15301");
+    assert_eq!(
         doc["metadata"]["annotations"]["palisade.dev/status"],
         "injected"
     );
@@ -106,9 +111,12 @@ fn regular_container_engine_before_kubernetes_1_29() {
 fn namespace_label_injects_with_annotation_overrides() {
     let doc = patched("multi-container.yaml", &config_with(|_| {}), &enabled_ns());
     let engine = &doc["spec"]["initContainers"][0];
-    assert_eq!(engine_env(engine, "PALISADE_MODE"), "monitor");
-    assert_eq!(engine_env(engine, "PALISADE_PARANOIA_LEVEL"), "3");
-    assert_eq!(engine_env(engine, "PALISADE_LOG_LEVEL"), "debug");
+    assert_eq!(engine_env(engine, "PALISADE_INSPECTION_MODE"), "monitor");
+    assert_eq!(
+        engine_env(engine, "PALISADE_INSPECTION_PARANOIA_LEVEL"),
+        "3"
+    );
+    assert_eq!(engine_env(engine, "PALISADE_LOG"), "debug");
     assert_eq!(engine["resources"]["requests"]["cpu"], "250m");
     assert_eq!(engine["resources"]["limits"]["memory"], "1Gi");
     assert_eq!(
@@ -213,8 +221,8 @@ fn rules_config_map_is_mounted_read_only() {
     let doc = patched("web-labelled.yaml", &cfg, &BTreeMap::new());
     let engine = &doc["spec"]["initContainers"][0];
     assert_eq!(
-        engine_env(engine, "PALISADE_RULES_DIR"),
-        "/etc/palisade/rules"
+        engine_env(engine, "PALISADE_INSPECTION_RULES"),
+        "/usr/share/palisade/crs/crs-setup.conf,/usr/share/palisade/crs/rules/*.conf,/etc/palisade/rules/*.conf"
     );
     assert!(
         doc["spec"]["volumes"]
@@ -224,4 +232,22 @@ fn rules_config_map_is_mounted_read_only() {
             .any(|v| v["configMap"]["name"] == "shop-rules")
     );
     check_golden("web-labelled-rules.yaml", &doc);
+}
+
+#[test]
+fn every_engine_variable_injected_is_one_the_engine_documents() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md"),
+    )
+    .expect("docs/configuration.md (the engine's configuration reference)");
+    let cfg = config_with(|c| c["engine"]["rulesConfigMap"] = json!("rules"));
+    let doc = patched("multi-container.yaml", &cfg, &enabled_ns());
+    let engine = &doc["spec"]["initContainers"][0];
+    for var in engine["env"].as_array().unwrap() {
+        let name = var["name"].as_str().unwrap();
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "{name} is not an engine setting in docs/configuration.md"
+        );
+    }
 }
