@@ -9,6 +9,7 @@
 mod body;
 mod crs;
 mod error;
+mod fxhash;
 mod macros;
 mod operators;
 mod parser;

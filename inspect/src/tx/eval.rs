@@ -246,25 +246,9 @@ fn multi_match(
     None
 }
 
-/// FxHash-style mixing: fast, and collisions are caught by comparing the stored input.
-fn fxhash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-    }
-    h
-}
-
 enum Val<'a> {
     Borrowed(&'a [u8]),
-    Shared(Arc<[u8]>),
+    Shared(Arc<Vec<u8>>),
 }
 
 impl std::ops::Deref for Val<'_> {
@@ -283,22 +267,23 @@ fn transformed<'a>(cache: &mut TCache, rule: &Rule, value: &'a [u8]) -> Val<'a> 
     let Some(first) = rule.transforms.iter().position(|t| !t.is_noop(value)) else {
         return Val::Borrowed(value);
     };
-    let key = (rule.tchain, fxhash(value));
+    let key = (rule.tchain, crate::fxhash::hash_bytes(value));
     if let Some((input, out)) = cache.get(&key)
         && **input == *value
     {
         return Val::Shared(out.clone());
     }
-    let mut cur = value.to_vec();
-    let mut next = Vec::with_capacity(value.len());
-    for t in rule.transforms[first..].iter() {
+    let mut cur = Vec::with_capacity(value.len());
+    rule.transforms[first].apply(value, &mut cur);
+    let mut next = Vec::with_capacity(cur.len());
+    for t in rule.transforms[first + 1..].iter() {
         if t.is_noop(&cur) {
             continue;
         }
         t.apply(&cur, &mut next);
         std::mem::swap(&mut cur, &mut next);
     }
-    let out: Arc<[u8]> = cur.into();
+    let out = Arc::new(cur);
     cache.insert(key, (value.into(), out.clone()));
     Val::Shared(out)
 }

@@ -75,7 +75,7 @@ enum Allowed {
 
 /// Per-transaction cache of transformation results, keyed by (chain id, hash of
 /// the input); the input is kept to rule out hash collisions.
-type TCache = HashMap<(u32, u64), (Box<[u8]>, Arc<[u8]>)>;
+type TCache = HashMap<(u32, u64), (Box<[u8]>, Arc<Vec<u8>>), crate::fxhash::FxBuild>;
 
 pub struct Transaction {
     rs: Arc<RuleSet>,
@@ -114,7 +114,7 @@ impl Transaction {
             rs,
             store,
             matched: Vec::new(),
-            cache: TCache::new(),
+            cache: TCache::default(),
             removed: Vec::new(),
             target_exclusions: Vec::new(),
             body_processor: None,

@@ -1,7 +1,10 @@
 //! Variable storage of one transaction and resolution of targets to values.
 use crate::parser::targets::{Selector, Target};
 use crate::vars::Var;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// A keyed collection (TX, IP, ENV, ...): lower-cased names to values.
+pub type VarMap = HashMap<String, Vec<u8>, crate::fxhash::FxBuild>;
 
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -30,9 +33,9 @@ pub struct Store {
     pub matched_var_name: Vec<u8>,
     /// Scalars indexed by `Var as usize`.
     pub scalars: Vec<Option<Vec<u8>>>,
-    pub tx: BTreeMap<String, Vec<u8>>,
-    pub colls: BTreeMap<&'static str, BTreeMap<String, Vec<u8>>>,
-    pub env: BTreeMap<String, Vec<u8>>,
+    pub tx: VarMap,
+    pub colls: BTreeMap<&'static str, VarMap>,
+    pub env: VarMap,
     /// The rule being evaluated, for `RULE` and `%{rule.*}`.
     pub rule_id: u32,
     pub rule_msg: std::sync::Arc<[u8]>,
@@ -78,7 +81,7 @@ impl Store {
         })
     }
 
-    fn map(&self, var: Var) -> Option<&BTreeMap<String, Vec<u8>>> {
+    fn map(&self, var: Var) -> Option<&VarMap> {
         match var {
             Var::Tx => Some(&self.tx),
             Var::Env => Some(&self.env),
