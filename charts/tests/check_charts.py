@@ -152,6 +152,8 @@ def palisade_openshift(objs: list) -> None:
     cfg = injector_config(objs)
     check(cfg["multusNetwork"] == f"{NAMESPACE}/palisade-cni", f"Multus network {cfg['multusNetwork']}")
     check(cfg["engine"]["uid"] is None, "OpenShift assigns the engine UID")
+    pod_sc = one(objs, "Deployment")["spec"]["template"]["spec"]["securityContext"]
+    check("runAsUser" not in pod_sc, "OpenShift assigns the injector UID")
 
 
 def palisade_options(objs: list) -> None:
