@@ -35,44 +35,64 @@ pub enum RedirectError {
     Exec(#[from] ExecError),
 }
 
-/// Enters `netns`, sets the IP families from its addresses, plans, resolves the backend and
-/// applies. Returns the backend used and the plan applied.
+/// In the calling thread's namespace: sets the IP families from its addresses, plans,
+/// resolves the backend and applies. Returns the backend used and the plan applied.
+pub fn apply_here(
+    config: &RedirectConfig,
+    choice: BackendChoice,
+) -> Result<(Backend, Plan), RedirectError> {
+    let plan = plan_here(config)?;
+    let backend = choice.resolve()?;
+    exec::apply(backend, &plan)?;
+    Ok((backend, plan))
+}
+
+/// The plan for `config` with the IP families of the calling thread's namespace.
+pub fn plan_here(config: &RedirectConfig) -> Result<Plan, RedirectError> {
+    let mut config = config.clone();
+    config.families = IpFamilies::from_addresses(&netns::addresses()?);
+    Ok(plan(&config))
+}
+
+/// In the calling thread's namespace: compares the live rules with the plan for `config`.
+pub fn check_here(
+    config: &RedirectConfig,
+    choice: BackendChoice,
+) -> Result<(Backend, Drift), RedirectError> {
+    let plan = plan_here(config)?;
+    let backend = choice.resolve()?;
+    Ok((backend, exec::check(backend, &plan)?))
+}
+
+/// In the calling thread's namespace: removes Palisade's rules from the chosen backend, or
+/// from all of them for [`BackendChoice::Auto`].
+pub fn remove_here(choice: BackendChoice) -> Result<(), RedirectError> {
+    match choice {
+        BackendChoice::Auto => exec::remove_all()?,
+        BackendChoice::Fixed(b) => exec::remove(b)?,
+    }
+    Ok(())
+}
+
+/// [`apply_here`] inside the namespace at `netns`, on a dedicated thread.
 pub fn apply_in(
     netns: &Path,
     config: &RedirectConfig,
     choice: BackendChoice,
 ) -> Result<(Backend, Plan), RedirectError> {
-    netns::run_in(netns, || {
-        let mut config = config.clone();
-        config.families = IpFamilies::from_addresses(&netns::addresses()?);
-        let plan = plan(&config);
-        let backend = choice.resolve()?;
-        exec::apply(backend, &plan)?;
-        Ok((backend, plan))
-    })?
+    netns::run_in(netns, || apply_here(config, choice))?
 }
 
-/// Enters `netns` and compares its live rules with the plan for `config` (families from the
-/// namespace's addresses, as [`apply_in`] does).
+/// [`check_here`] inside the namespace at `netns`, on a dedicated thread.
 pub fn check_in(
     netns: &Path,
     config: &RedirectConfig,
     choice: BackendChoice,
 ) -> Result<(Backend, Drift), RedirectError> {
-    netns::run_in(netns, || {
-        let mut config = config.clone();
-        config.families = IpFamilies::from_addresses(&netns::addresses()?);
-        let backend = choice.resolve()?;
-        Ok((backend, exec::check(backend, &plan(&config))?))
-    })?
+    netns::run_in(netns, || check_here(config, choice))?
 }
 
-/// Enters `netns` and removes Palisade's rules: from the chosen backend, or from all of them
-/// for [`BackendChoice::Auto`].
+/// [`remove_here`] inside the namespace at `netns`, on a dedicated thread.
 pub fn remove_in(netns: &Path, choice: BackendChoice) -> Result<(), RedirectError> {
-    netns::run_in(netns, || match choice {
-        BackendChoice::Auto => exec::remove_all(),
-        BackendChoice::Fixed(b) => exec::remove(b),
-    })??;
-    Ok(())
+    netns::run_in(netns, || remove_here(choice))?
 }

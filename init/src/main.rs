@@ -1,0 +1,31 @@
+//! `palisade-init`: parse flags/env, log to stderr, run the library, map to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use palisade_init::{Args, Outcome, exit, run};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG_LEVEL")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(&args) {
+        Ok(Outcome::Drift(b, d)) => {
+            eprintln!("{}", Outcome::Drift(b, d));
+            ExitCode::from(exit::DRIFT)
+        }
+        Ok(outcome) => {
+            println!("{outcome}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("palisade-init: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
