@@ -103,12 +103,18 @@ pub async fn supervise(
     Ok(())
 }
 
-async fn serve_readyz(addr: SocketAddr, ready: Arc<AtomicBool>) -> Result<(), RunError> {
-    let listener = tokio::net::TcpListener::bind(addr)
+async fn bind_readyz(addr: SocketAddr) -> Result<tokio::net::TcpListener, RunError> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| RunError::Readyz { addr, source })?;
+        .map_err(|source| RunError::Readyz { addr, source })
+}
+
+/// `/readyz`: 200 while `ready`, else 503.
+pub async fn serve_readyz(listener: tokio::net::TcpListener, ready: Arc<AtomicBool>) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
+            // Out of descriptors or similar: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let ready = ready.clone();
@@ -137,7 +143,7 @@ pub async fn run(cfg: InstallConfig) -> Result<(), RunError> {
     let server = kubeconfig::server_from_env()?;
     let ready = Arc::new(AtomicBool::new(false));
     let addr = SocketAddr::from(([0, 0, 0, 0], cfg.readyz_port));
-    let readyz = tokio::spawn(serve_readyz(addr, ready.clone()));
+    let readyz = tokio::spawn(serve_readyz(bind_readyz(addr).await?, ready.clone()));
     let repair = match std::env::var("NODE_NAME") {
         Ok(node) => match kube::Client::try_default().await {
             Ok(client) => Some(tokio::spawn(repair::run_controller(

@@ -435,3 +435,25 @@ fn chart_rendered_install_configs_parse() {
     assert_eq!(openshift.standalone_file(), "palisade-cni.conf");
     assert_eq!(openshift.repair_mode, RepairMode::None);
 }
+
+#[tokio::test]
+async fn readyz_answers_503_until_ready_then_200() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let ready = std::sync::Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(super::run::serve_readyz(listener, ready.clone()));
+    let status = || async move {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /readyz HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        tcp.read_to_string(&mut out).await.unwrap();
+        out.lines().next().unwrap_or_default().to_owned()
+    };
+    assert!(status().await.contains(" 503 "), "not ready yet");
+    ready.store(true, Ordering::SeqCst);
+    assert!(status().await.contains(" 200 "), "ready");
+    server.abort();
+}
