@@ -232,15 +232,23 @@ fn multi_match(
     if link.operator.eval(raw, store, caps.as_mut()) {
         return Some(raw.to_vec());
     }
-    let mut cur = raw.to_vec();
+    let mut cur: Option<Vec<u8>> = None;
     let mut next = Vec::new();
     for t in link.transforms.iter() {
-        t.apply(&cur, &mut next);
-        if next != cur {
-            std::mem::swap(&mut cur, &mut next);
-            if link.operator.eval(&cur, store, caps.as_mut()) {
-                return Some(cur);
-            }
+        let input: &[u8] = cur.as_deref().unwrap_or(raw);
+        if t.is_noop(input) {
+            continue;
+        }
+        t.apply(input, &mut next);
+        if next.as_slice() == input {
+            continue;
+        }
+        let produced = std::mem::take(&mut next);
+        if link.operator.eval(&produced, store, caps.as_mut()) {
+            return Some(produced);
+        }
+        if let Some(old) = cur.replace(produced) {
+            next = old;
         }
     }
     None
