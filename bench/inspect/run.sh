@@ -35,10 +35,13 @@ free_port() {
 }
 
 echo "== palisade-inspect, CRS v4.28.0, PL1 =="
-(cd "$root" && CRS_DIR="$crs4" ITERS="$ITERS" cargo bench -q -p palisade-inspect --bench eval)
+(cd "$root" && CRS_DIR="$crs4" PER_REQUEST=1 ITERS="$ITERS" cargo bench -q -p palisade-inspect --bench eval)
+echo
+echo "== palisade-inspect, CRS v4.28.0, PL4 =="
+(cd "$root" && CRS_DIR="$crs4" PL=4 ITERS="$ITERS" cargo bench -q -p palisade-inspect --bench eval)
 echo
 echo "== palisade-inspect, Debian CRS 3.3.4, PL1 =="
-(cd "$root" && CRS_SETUP="$crs3_setup" CRS_RULES="$crs3_rules/*.conf" ITERS="$ITERS" cargo bench -q -p palisade-inspect --bench eval)
+(cd "$root" && CRS_SETUP="$crs3_setup" CRS_RULES="$crs3_rules/*.conf" PER_REQUEST=1 ITERS="$ITERS" cargo bench -q -p palisade-inspect --bench eval)
 echo
 
 for tool in nginx wrk; do

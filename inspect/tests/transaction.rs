@@ -265,3 +265,25 @@ fn catastrophic_backtracking_pattern_is_bounded() {
     assert!(ids(&t).is_empty());
     eprintln!("bounded evaluation took {:?}", start.elapsed());
 }
+
+#[test]
+fn rule_sets_are_shared_across_threads_and_transactions_move_between_them() {
+    fn shared<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shared::<RuleSet>();
+    movable::<Transaction>();
+    let rs = rules(DENY_ATTACK);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let rs = rs.clone();
+            std::thread::spawn(move || {
+                let mut t = tx(&rs);
+                t.process_request_headers(&get("/?q=attack"))
+                    .map(|i| i.rule_id)
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), Some(10));
+    }
+}
