@@ -44,16 +44,15 @@ fn pod_info(conf: &NetConf, att: &Attachment) -> Result<Option<PodInfo>, CniErro
         tracing::info!(%namespace, pod = %name, "namespace excluded; passing through");
         return Ok(None);
     }
-    let annotations = match &conf.runtime_config.pod_annotations {
-        Some(a) => a.clone(),
-        None => crate::kube::pod_annotations(conf, &namespace, &name)?,
-    };
-    Ok(Some(PodInfo {
-        namespace,
-        name,
-        annotations,
-        containers: Vec::new(),
-    }))
+    match &conf.runtime_config.pod_annotations {
+        Some(a) => Ok(Some(PodInfo {
+            namespace,
+            name,
+            annotations: a.clone(),
+            containers: Vec::new(),
+        })),
+        None => crate::apiserver::pod_info(conf, &namespace, &name).map(Some),
+    }
 }
 
 fn redirect_error(context: &str, e: RedirectError) -> CniError {

@@ -4,11 +4,11 @@
 //! Exit status 0 with the result (or nothing) on stdout; exit status 1 with a CNI error
 //! object on stdout. Error codes: see [`error::code`] and docs/cni.md.
 
+pub mod apiserver;
 pub mod cmd;
 pub mod conf;
 pub mod error;
 pub mod install;
-pub mod kube;
 pub mod log;
 pub mod pod;
 pub mod vars;
