@@ -62,7 +62,8 @@ pub fn require_netns_env() -> bool {
     )
 }
 
-pub(crate) fn which(tool: &str) -> Option<PathBuf> {
+/// The path of `tool` in PATH (or /usr/sbin, /sbin).
+pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])

@@ -32,7 +32,9 @@ mod netns;
 mod node;
 
 pub use cni::PluginOutput;
-pub use env::{bin, ci, require, require_netns_env, require_root, shared_dir, workspace_root};
+pub use env::{
+    bin, ci, require, require_netns_env, require_root, shared_dir, which, workspace_root,
+};
 pub use netns::{Background, Netns, accept_within, original_dst, ruleset_snapshot};
 pub use node::{CniFailure, PodConfig, TestNode, TestPod};
 
