@@ -50,7 +50,7 @@ fn istio_loopback_forwarding_goes_through_the_engine(test: &str, backend: &str) 
     let ns = pod.netns();
     let capture = ns.listen("0.0.0.0:15300");
     let app = ns.listen("0.0.0.0:8080");
-    let wait = Duration::from_secs(5);
+    let wait = Duration::from_secs(15);
     let nothing = Duration::from_millis(500);
 
     // Istio's sidecar forwarding to the app: redirected into the engine.
