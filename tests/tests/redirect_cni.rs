@@ -250,6 +250,33 @@ pub fn check_detects_a_hand_deleted_rule(test: &str, backend: &str) {
     assert!(err["details"].as_str().unwrap().contains("15300"), "{err}");
 }
 
+pub fn re_add_with_new_annotations_replaces_the_old_rules(test: &str, backend: &str) {
+    if !require_netns_env() {
+        return;
+    }
+    let node = TestNode::new(test);
+    let pod = injected_pod(&node, backend, &[("palisade.dev/service-mesh", "istio")]);
+    let istio = ruleset_snapshot(pod.netns());
+    assert!(
+        istio.contains("15000"),
+        "istio ports not excluded:\n{istio}"
+    );
+    let mut conf = pod.palisade_config();
+    let annotations = &mut conf["runtimeConfig"]["io.kubernetes.cri.pod-annotations"];
+    annotations["palisade.dev/service-mesh"] = serde_json::json!("none");
+    annotations["palisade.dev/exclude-inbound-ports"] = serde_json::json!("8081");
+    let add = pod.palisade_with("ADD", &conf.to_string(), Some(pod.netns().path()));
+    assert!(add.success(), "{add:?}");
+    let now = ruleset_snapshot(pod.netns());
+    assert!(
+        !now.contains("15000") && !now.contains("PALISADE_OUTPUT") && !now.contains("mesh_output"),
+        "istio rules left:\n{now}"
+    );
+    assert!(now.contains("8081"), "new exclusion missing:\n{now}");
+    let check = pod.palisade_with("CHECK", &conf.to_string(), Some(pod.netns().path()));
+    assert!(check.success(), "{check:?}");
+}
+
 macro_rules! per_backend {
     ($($module:ident => $backend:literal),* $(,)?) => {$(
         mod $module {
@@ -267,6 +294,7 @@ macro_rules! per_backend {
             t!(add_twice_gives_the_same_ruleset);
             t!(del_leaves_no_trace_and_keeps_unrelated_rules);
             t!(check_detects_a_hand_deleted_rule);
+            t!(re_add_with_new_annotations_replaces_the_old_rules);
         }
     )*};
 }
