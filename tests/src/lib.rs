@@ -30,13 +30,15 @@ mod cni;
 mod env;
 mod netns;
 mod node;
+mod pod;
 
 pub use cni::PluginOutput;
 pub use env::{
     bin, ci, require, require_netns_env, require_root, shared_dir, which, workspace_root,
 };
 pub use netns::{Background, Netns, accept_within, original_dst, ruleset_snapshot};
-pub use node::{CniFailure, PodConfig, TestNode, TestPod};
+pub use node::{CniFailure, PodConfig, TestNode};
+pub use pod::TestPod;
 
 /// The annotation marking a pod the injector has processed.
 pub const INJECTED: (&str, &str) = ("palisade.dev/status", "injected");
