@@ -144,6 +144,9 @@ pub fn add_twice_gives_the_same_ruleset(test: &str, backend: &str) {
         "ADD passes prevResult through unchanged"
     );
     assert_eq!(ruleset_snapshot(pod.netns()), once);
+    // Logs go to the configured file; stdout carried only the result parsed above.
+    let log = std::fs::read_to_string(node.palisade_log()).expect("palisade-cni log file");
+    assert!(log.contains("redirect applied"), "{log}");
 }
 
 /// Adds a rule that is not Palisade's, in the same backend and both families.
