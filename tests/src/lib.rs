@@ -23,6 +23,19 @@
 //! # let _ = (app, conn); }
 //! ```
 //!
+//! What is there:
+//! - [`PodConfig`]: `injected(name)` / `plain(name)`, `.annotation(k, v)` (passed through
+//!   `runtimeConfig`), `.ipv6()`, `.backend("nft" | "iptables-nft" | "iptables-legacy")`,
+//!   `.without_palisade()` (reference plugins only: the `palisade-init` path).
+//! - [`TestPod`]: `ipv4()`, `ipv6()`, `netns()`, `result()`; `palisade("ADD" | "CHECK" | "DEL")`
+//!   re-runs palisade-cni with the runtime's exact config, `palisade_with(cmd, stdin, netns)`
+//!   sends anything (bad-input tests).
+//! - [`Netns`]: `exec`/`exec_ok` (`ip netns exec`), `spawn` (a [`Background`] process killed on
+//!   drop), `run(closure)` on a dedicated thread inside the namespace, `listen`, `connect`.
+//! - [`accept_within`], [`original_dst`] (`SO_ORIGINAL_DST`), [`ruleset_snapshot`] (nft +
+//!   legacy iptables, for before/after comparisons).
+//! - [`require_root`], [`require_netns_env`], [`require`]: fail under `CI=true`, skip otherwise.
+//!
 //! Binaries of the workspace are found next to the test executable with [`bin`]; build them
 //! first with `cargo build --workspace --bins` (or `-p palisade-cni-plugin -p palisade-init`).
 
