@@ -9,7 +9,8 @@
 //! `runtimeConfig["io.kubernetes.cri.pod-annotations"]`, as containerd passes them when the
 //! plugin declares the capability.
 //!
-//! Every namespace is named after the test (`pal-<test>-<pid>-<role>`) and deleted on drop,
+//! Every namespace is named after the test (`pal-<pid>-<test>-<role>`) and deleted on drop
+//! (or by the next test, when its process was killed before dropping),
 //! with the node's bridge, veths and rules in it; [`Background`] processes are killed on drop.
 //!
 //! ```no_run

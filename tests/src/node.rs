@@ -94,6 +94,27 @@ impl fmt::Display for CniFailure {
 
 impl std::error::Error for CniFailure {}
 
+/// Deletes `pal-<pid>-...` namespaces whose process is gone (a test killed on timeout).
+fn sweep_stale_namespaces() {
+    let Ok(entries) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for name in entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+    {
+        let pid = name.strip_prefix("pal-").and_then(|r| r.split('-').next());
+        if let Some(pid) = pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &name])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// The "node": a network namespace that plays the host of the pods.
 pub struct TestNode {
     netns: Netns,
@@ -103,9 +124,11 @@ pub struct TestNode {
 }
 
 impl TestNode {
-    /// Creates the node namespace `pal-<test>-<pid>-node`.
+    /// Creates the node namespace `pal-<pid>-<test>-node` (pods: `pal-<pid>-<test>-<pod>`),
+    /// after deleting namespaces left by test processes that were killed before their drop.
     pub fn new(test: &str) -> TestNode {
-        let test = format!("{test}-{}", std::process::id());
+        sweep_stale_namespaces();
+        let test = format!("{}-{test}", std::process::id());
         let netns = Netns::create(&format!("pal-{test}-node"));
         let dir = tempfile::Builder::new()
             .prefix(&format!("palisade-{test}-"))
