@@ -103,8 +103,22 @@ pub fn remove_all() -> Result<(), ExecError> {
             Err(ExecError::Spawn { program, source }) => {
                 tracing::debug!(%backend, program, %source, "backend not installed; nothing to remove")
             }
+            // A backend whose ruleset cannot even be read (e.g. no legacy iptables in this
+            // kernel) cannot hold Palisade's rules either; failing DEL for it would wedge pods.
+            Err(ExecError::Failed {
+                program,
+                args,
+                stderr,
+                ..
+            }) if is_read(&program, &args) => {
+                tracing::debug!(%backend, program, %stderr, "backend unreadable; nothing to remove")
+            }
             other => other?,
         }
     }
     Ok(())
+}
+
+fn is_read(program: &str, args: &str) -> bool {
+    program.ends_with("-save") || (program == "nft" && args.starts_with("list"))
 }

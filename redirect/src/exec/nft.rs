@@ -13,14 +13,21 @@ pub(super) fn apply(plan: &Plan) -> Result<(), ExecError> {
 }
 
 pub(super) fn remove() -> Result<(), ExecError> {
+    if !has_table()? {
+        return Ok(());
+    }
     run("nft", &["-f", "-"], Some(&remove_script()))?;
     Ok(())
 }
 
+fn has_table() -> Result<bool, ExecError> {
+    let tables = run("nft", &["list", "tables"], None)?;
+    Ok(tables.lines().any(|l| l.trim() == format!("table {TABLE}")))
+}
+
 /// Live chains of the table, rule lines without handles; empty when the table is absent.
 fn live_chains() -> Result<BTreeMap<String, Vec<String>>, ExecError> {
-    let tables = run("nft", &["list", "tables"], None)?;
-    if !tables.lines().any(|l| l.trim() == format!("table {TABLE}")) {
+    if !has_table()? {
         return Ok(BTreeMap::new());
     }
     let listing = run("nft", &["list", "table", "inet", "palisade"], None)?;
