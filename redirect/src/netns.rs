@@ -34,8 +34,13 @@ pub enum NetnsError {
 
 impl NetnsError {
     /// True when the namespace itself is gone (e.g. the pod sandbox was already deleted).
+    /// A path left behind after its namespace was unmounted is a plain file: setns says EINVAL.
     pub fn is_gone(&self) -> bool {
-        matches!(self, NetnsError::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+        match self {
+            NetnsError::Open { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            NetnsError::Enter { errno, .. } => *errno == nix::errno::Errno::EINVAL,
+            _ => false,
+        }
     }
 }
 

@@ -96,6 +96,11 @@ fn del_succeeds_when_the_netns_is_already_gone() {
     let gone = node.dir().join("no-such-netns");
     let out = pod.palisade_with("DEL", &pod.palisade_config().to_string(), Some(&gone));
     assert!(out.success(), "DEL with a vanished netns: {out:?}");
+    // The runtime's path still exists but no namespace is mounted on it any more.
+    let stale = node.dir().join("unmounted-netns");
+    std::fs::write(&stale, b"").unwrap();
+    let out = pod.palisade_with("DEL", &pod.palisade_config().to_string(), Some(&stale));
+    assert!(out.success(), "DEL with an unmounted netns path: {out:?}");
     let out = pod.palisade_with("DEL", &pod.palisade_config().to_string(), None);
     assert!(out.success(), "DEL without CNI_NETNS: {out:?}");
 }
