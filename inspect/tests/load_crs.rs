@@ -99,3 +99,21 @@ fn include_expands_globs_in_order() {
     let ids: Vec<u32> = rs.unwrap().rule_ids().collect();
     assert_eq!(ids, vec![1, 2]);
 }
+
+#[test]
+fn recursive_and_special_file_includes_are_refused() {
+    let err = RuleSet::load(&LoadOptions {
+        extra_rules: "Include /**/*.conf\n".into(),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`**` is not supported"), "{err}");
+    let err = RuleSet::load(&LoadOptions {
+        extra_rules: "Include /dev/zero\n".into(),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("not a regular file"), "{err}");
+}

@@ -70,6 +70,10 @@ impl RuleSet {
     }
 }
 
+/// Bounds on what a configuration may pull in (a typo must not read a whole disk).
+const MAX_GLOB_FILES: usize = 10_000;
+const MAX_RULE_FILE_BYTES: u64 = 64 << 20;
+
 pub(super) fn expand_glob(
     pattern: &str,
     file: &str,
@@ -78,9 +82,27 @@ pub(super) fn expand_glob(
     if !pattern.contains(['*', '?', '[']) {
         return Ok(vec![PathBuf::from(pattern)]);
     }
+    // ModSecurity's Include globs do not recurse; `**` would walk whole trees.
+    if pattern.contains("**") {
+        return Err(LoadError::at(
+            file,
+            line,
+            format!("glob {pattern:?}: `**` is not supported"),
+        ));
+    }
     let paths = glob::glob(pattern)
         .map_err(|e| LoadError::at(file, line, format!("bad glob {pattern:?}: {e}")))?;
-    let mut out: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in paths.filter_map(Result::ok) {
+        if out.len() == MAX_GLOB_FILES {
+            return Err(LoadError::at(
+                file,
+                line,
+                format!("glob {pattern:?} matches more than {MAX_GLOB_FILES} files"),
+            ));
+        }
+        out.push(p);
+    }
     out.sort();
     if out.is_empty() {
         return Err(LoadError::EmptyInclude {
@@ -94,10 +116,18 @@ pub(super) fn expand_glob(
 
 impl Loader {
     pub fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        let io = |source| LoadError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if !meta.is_file() || meta.len() > MAX_RULE_FILE_BYTES {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("not a regular file of at most {MAX_RULE_FILE_BYTES} bytes"),
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
         self.load_text(&text, &path.display().to_string(), &base_dir_of(path))
     }
 
