@@ -85,27 +85,31 @@ impl AccessLog {
 }
 
 fn writer(rx: Receiver<Msg>) {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut next = rx.recv();
-    while let Ok(msg) = next {
-        match msg {
-            Msg::Line(line) => {
-                let _ = out.write_all(&line);
+    // Batch what is queued, then write it under one short stdout lock: never hold the
+    // lock while waiting, so other writers (and test harnesses) are not blocked.
+    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    while let Ok(first) = rx.recv() {
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Line(line) => batch.extend_from_slice(&line),
+                Msg::Flush(done) => flushes.push(done),
             }
-            Msg::Flush(done) => {
-                let _ = out.flush();
-                let _ = done.send(());
-            }
+            next = if batch.len() < 256 * 1024 {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
-        // Batch what is already queued; flush when idle so lines appear promptly.
-        next = match rx.try_recv() {
-            Ok(m) => Ok(m),
-            Err(_) => {
-                let _ = out.flush();
-                rx.recv()
-            }
-        };
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&batch);
+        let _ = out.flush();
+        drop(out);
+        batch.clear();
+        for done in flushes {
+            let _ = done.send(());
+        }
     }
 }
 

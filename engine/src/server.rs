@@ -1,6 +1,7 @@
 //! Start-up, run and drain: binds the listeners, starts the pingora services on our
 //! own tokio runtime, flips readiness, reloads on demand and drains on SIGTERM.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,14 +72,32 @@ pub fn run(
     config_path: Option<PathBuf>,
     overrides: Overrides,
 ) -> Result<(), ServerError> {
-    let snapshot = Snapshot::build(config)?;
+    run_snapshot(Snapshot::build(config)?, config_path, overrides, None)
+}
+
+/// Where the engine listens, once it is ready.
+#[derive(Clone, Debug)]
+pub struct Listening {
+    pub listen: Vec<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+    pub admin: SocketAddr,
+}
+
+/// Run with an already built snapshot (a custom inspector, for embedding and tests);
+/// `ready` receives the bound addresses once the engine serves.
+pub fn run_snapshot(
+    snapshot: Snapshot,
+    config_path: Option<PathBuf>,
+    overrides: Overrides,
+    ready: Option<std::sync::mpsc::Sender<Listening>>,
+) -> Result<(), ServerError> {
     let threads = snapshot.config.threads;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("palisade-worker")
         .enable_all()
         .build()?;
-    let res = rt.block_on(serve(snapshot, config_path, overrides));
+    let res = rt.block_on(serve(snapshot, config_path, overrides, ready));
     rt.shutdown_timeout(Duration::from_millis(200));
     res
 }
@@ -87,6 +106,7 @@ async fn serve(
     snapshot: Snapshot,
     config_path: Option<PathBuf>,
     overrides: Overrides,
+    ready: Option<std::sync::mpsc::Sender<Listening>>,
 ) -> Result<(), ServerError> {
     let cfg = snapshot.config.clone();
     let mut fds = Fds::new();
@@ -172,6 +192,13 @@ async fn serve(
         "explicit"
     });
     access_log.emit_blocking(&ev);
+    if let Some(tx) = ready {
+        let _ = tx.send(Listening {
+            listen: bound.clone(),
+            tls: tls_bound,
+            admin: admin_bound,
+        });
+    }
     tracing::info!(listen = ?bound, admin = %admin_bound, "engine ready");
 
     let signal = tokio::select! {

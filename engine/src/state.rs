@@ -34,11 +34,19 @@ pub enum BuildError {
 impl Snapshot {
     /// Resolve the upstream and load the rules for `config`.
     pub fn build(config: Config) -> Result<Snapshot, BuildError> {
+        let rules = rules::load(&config.inspection)?;
+        Self::with_inspector(config, rules)
+    }
+
+    /// Like [`Snapshot::build`] with a given rule inspector (embedding, tests).
+    pub fn with_inspector(
+        config: Config,
+        rules: Option<Arc<dyn Inspector>>,
+    ) -> Result<Snapshot, BuildError> {
         let upstream = match &config.upstream {
             Some(up) => Some(resolve(up)?),
             None => None,
         };
-        let rules = rules::load(&config.inspection)?;
         Ok(Snapshot {
             limits: LimitsInspector::new(config.limits.clone()),
             rules,

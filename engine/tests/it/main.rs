@@ -6,6 +6,7 @@ mod support;
 
 mod config;
 mod drain;
+mod hook;
 mod http1;
 mod limits;
 mod protocols;

@@ -91,6 +91,12 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             tokio::time::sleep(Duration::from_millis(ms)).await;
             reply("slow done".into())
         }
+        "/secret-header" => {
+            let mut r = Response::new(Full::new(Bytes::from("fine body")));
+            r.headers_mut().insert("x-secret", "1".parse().unwrap());
+            Ok(r)
+        }
+        "/leak" => reply("this body has leaked data in it".into()),
         _ => reply("hello from app".into()),
     }
 }
