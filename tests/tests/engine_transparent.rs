@@ -2,8 +2,11 @@
 //! the pod's app port, `palisade-cni`'s rules REDIRECT it to the engine on :15300, and the
 //! engine forwards to the app on loopback using `SO_ORIGINAL_DST`.
 //!
-//! Needs root and the `palisade-engine` and `palisade-cni` binaries in this target dir
-//! (`cargo build -p palisade-engine -p palisade-cni-plugin`).
+//! The engine runs as `nobody` with no capabilities, as in production: reading
+//! `SO_ORIGINAL_DST` and binding :15300 need neither.
+//!
+//! Needs root (`setpriv` from util-linux) and the `palisade-engine` and `palisade-cni`
+//! binaries in this target dir (`cargo build -p palisade-engine -p palisade-cni-plugin`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -66,29 +69,59 @@ fn answer_http(mut conn: TcpStream) {
     }
 }
 
-/// The engine with its defaults (transparent mode, :15300, admin :15301) inside the pod.
+/// The engine with its defaults (transparent mode, :15300, admin :15301) inside the pod,
+/// run as in production: as user `nobody` with no capabilities at all.
 struct PodEngine {
-    _process: Background,
+    process: Background,
     stdout: PathBuf,
+    _files: tempfile::TempDir,
 }
 
 impl PodEngine {
     fn start(node: &TestNode, pod: &TestPod<'_>, yaml: &str) -> PodEngine {
-        let config = node.dir().join("engine.yaml");
+        use std::os::unix::fs::PermissionsExt;
+        // A directory `nobody` can read, whatever the permissions of the checkout.
+        let files = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(files.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let engine_bin = files.path().join("palisade-engine");
+        std::fs::copy(bin("palisade-engine"), &engine_bin).unwrap();
+        let config = files.path().join("engine.yaml");
         std::fs::write(&config, yaml).unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
         let stdout = node.dir().join("engine.out");
         let file = std::fs::File::create(&stdout).unwrap();
-        let mut cmd = pod.netns().command(bin("palisade-engine"));
-        cmd.arg("--config")
-            .arg(&config)
-            .stdout(file)
-            .stderr(Stdio::inherit());
+        let mut cmd = pod.netns().command("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+        ])
+        .arg(&engine_bin)
+        .arg("--config")
+        .arg(&config)
+        .stdout(file)
+        .stderr(Stdio::inherit());
         let engine = PodEngine {
-            _process: pod.netns().spawn_command(&mut cmd),
+            process: pod.netns().spawn_command(&mut cmd),
             stdout,
+            _files: files,
         };
         let ev = engine.wait(|v| v["type"] == "listening");
         assert_eq!(ev["mode"], "transparent");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", engine.process.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        };
+        assert_eq!(field("Uid:"), "65534 65534 65534 65534", "runs as nobody");
+        assert_eq!(field("CapEff:"), "0000000000000000", "no capabilities");
         engine
     }
 
