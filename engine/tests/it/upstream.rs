@@ -41,3 +41,51 @@ async fn upstream_down_gives_502_json_then_recovers() {
     );
     assert_eq!(resp.body(), "hello from app");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_upstream_gets_504_after_response_timeout() {
+    let app = app::http().await;
+    let engine = Engine::start(app.addr, "timeouts:\n  upstream_response_ms: 300\n");
+    let start = std::time::Instant::now();
+    let resp = client::get(engine.addr, "/slow?ms=3000").await;
+    assert_eq!(resp.status(), 504);
+    assert!(
+        start.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        start.elapsed()
+    );
+    let json: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(json["error"], "upstream timeout");
+    assert!(
+        engine
+            .metric("palisade_upstream_errors_total{kind=\"timeout\"}")
+            .await
+            >= 1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = app::http().await;
+    let engine = Engine::start(app.addr, "timeouts:\n  idle_ms: 1000\n");
+    let mut s = tokio::net::TcpStream::connect(engine.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let start = std::time::Instant::now();
+    // Kept alive, then closed by the engine once idle for a second.
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("still open after 10 s idle")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+}
