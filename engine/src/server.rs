@@ -92,8 +92,15 @@ pub fn run_snapshot(
     ready: Option<std::sync::mpsc::Sender<Listening>>,
 ) -> Result<(), ServerError> {
     let threads = snapshot.config.threads;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    // One worker: a current-thread runtime avoids the work-stealing machinery entirely.
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let rt = builder
         .thread_name("palisade-worker")
         .enable_all()
         .build()?;

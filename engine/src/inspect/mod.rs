@@ -59,7 +59,8 @@ pub struct RequestHead<'a> {
     pub uri: &'a str,
     /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`.
     pub protocol: &'a str,
-    /// In arrival order, names as received (lower-case for HTTP/2).
+    /// Names lower-cased; values as received. Grouped by name (the order of `http::HeaderMap`),
+    /// arrival order within a name.
     pub headers: Vec<(&'a str, &'a [u8])>,
 }
 

@@ -2,7 +2,19 @@
 //!
 //! This build links no SecLang engine yet: a configuration that names rule files is
 //! rejected with an error saying so, rather than silently serving unprotected. The
-//! SecLang engine plugs in by replacing the body of [`load`].
+//! SecLang engine plugs in by replacing the body of [`load`], roughly:
+//!
+//! ```text
+//! let files = rule_files(cfg)?;                        // inspection.rules, expanded in order
+//! let set = Arc::new(RuleSet::load(&LoadOptions { files, paranoia_level: cfg.paranoia_level, .. })?);
+//! Ok(Some(Arc::new(CrsInspector(set))))                // impl Inspector: begin() = set.transaction(ConnInfo)
+//! ```
+//!
+//! with `Transaction` implementing [`super::Inspection`] method for method (phase 1
+//! `process_request_headers`, 2 `process_request_body`, 3 `process_response_headers`,
+//! 4 `process_response_body`, 5 `process_logging`; `Intervention` becomes a
+//! [`super::Verdict`]). [`load`] runs at start, for `--check-config` and on every reload,
+//! always off the request path; an error keeps the previous rule set serving.
 
 use std::sync::Arc;
 
@@ -16,6 +28,8 @@ pub enum RulesError {
         "inspection.rules lists {count} file(s) but this engine build has no SecLang rule engine linked in; remove inspection.rules or set inspection.mode: off"
     )]
     NoRuleEngine { count: usize },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Expand `inspection.rules` into files, in order; each entry must match a file.

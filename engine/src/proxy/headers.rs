@@ -47,7 +47,28 @@ pub fn request_id(req: &RequestHeader, trust: bool) -> String {
             return String::from_utf8_lossy(b).into_owned();
         }
     }
-    uuid::Uuid::new_v4().to_string()
+    next_request_id()
+}
+
+/// A fresh request id in UUID format: a per-process random seed mixed with a counter.
+/// Unique within the process (splitmix64 is a bijection on the counter) and
+/// unpredictable across processes, without a `getrandom` call per request.
+fn next_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (s1, s2) = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = uuid::Uuid::from_u64_pair(splitmix64(s1 ^ n), splitmix64(s2.wrapping_add(n)));
+    id.hyphenated().to_string()
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// `Content-Length` when present and valid.
@@ -85,4 +106,15 @@ pub fn forwarded(
     up.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
     up.insert_header("x-request-id", request_id)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_request_ids_are_distinct_uuids() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| super::next_request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|i| uuid::Uuid::parse_str(i).is_ok()));
+    }
 }

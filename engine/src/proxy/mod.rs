@@ -535,6 +535,15 @@ impl ProxyHttp for Engine {
         no_reuse(written.unwrap_or(0))
     }
 
+    fn suppress_error_log(&self, _session: &Session, _ctx: &Ctx, e: &Error) -> bool {
+        // A client that goes away mid-request is routine (and in the access log).
+        e.esource() == &ErrorSource::Downstream
+            && matches!(
+                e.etype(),
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+            )
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
         logging::finish(self, session, e, ctx);
     }
