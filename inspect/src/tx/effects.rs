@@ -1,5 +1,6 @@
 //! Non-disruptive actions: setvar, setenv and ctl.
 use super::{TargetExclusion, Transaction};
+use crate::macros::Macro;
 use crate::operators::atoi_pub as atoi;
 use crate::rule::{Ctl, Effect, Rule, SetOp};
 use crate::vars::Var;
@@ -13,38 +14,64 @@ impl Transaction {
                     key,
                     op,
                     value,
-                } => {
-                    let key =
-                        String::from_utf8_lossy(&key.expand(&self.store)).to_ascii_lowercase();
-                    let value = value.expand(&self.store);
-                    let map = match coll {
-                        Var::Tx => &mut self.store.tx,
-                        other => self.store.colls.entry(other.name()).or_default(),
-                    };
-                    match op {
-                        SetOp::Set => {
-                            map.insert(key, value);
-                        }
-                        SetOp::Delete => {
-                            map.remove(&key);
-                        }
-                        SetOp::Add | SetOp::Sub => {
-                            let cur = map.get(&key).map_or(0, |v| atoi(v));
-                            let d = atoi(&value);
-                            let n = if *op == SetOp::Add {
-                                cur.saturating_add(d)
-                            } else {
-                                cur.saturating_sub(d)
-                            };
-                            map.insert(key, n.to_string().into_bytes());
-                        }
-                    }
-                }
+                } => self.set_var(*coll, key, *op, value),
                 Effect::SetEnv { key, value } => {
                     let v = value.expand(&self.store);
                     self.store.env.insert(key.to_ascii_lowercase(), v);
                 }
                 Effect::Ctl(c) => self.apply_ctl(c),
+            }
+        }
+    }
+
+    /// `setvar`: literal names and values (most of CRS's) update in place without
+    /// allocating a new key or buffer.
+    fn set_var(&mut self, coll: Var, key: &Macro, op: SetOp, value: &Macro) {
+        let owned_key;
+        let key: &str = match key.as_literal() {
+            Some(k) => k,
+            None => {
+                owned_key = String::from_utf8_lossy(&key.expand(&self.store)).to_ascii_lowercase();
+                &owned_key
+            }
+        };
+        let expanded;
+        let value: &[u8] = match value.as_literal() {
+            Some(v) => v.as_bytes(),
+            None => {
+                expanded = value.expand(&self.store);
+                &expanded
+            }
+        };
+        let map = match coll {
+            Var::Tx => &mut self.store.tx,
+            other => self.store.colls.entry(other.name()).or_default(),
+        };
+        let new = match op {
+            SetOp::Delete => {
+                map.remove(key);
+                return;
+            }
+            SetOp::Set => None,
+            SetOp::Add | SetOp::Sub => {
+                let cur = map.get(key).map_or(0, |v| atoi(v));
+                let d = atoi(value);
+                let n = if op == SetOp::Add {
+                    cur.saturating_add(d)
+                } else {
+                    cur.saturating_sub(d)
+                };
+                Some(n.to_string())
+            }
+        };
+        let bytes = new.as_ref().map_or(value, |n| n.as_bytes());
+        match map.get_mut(key) {
+            Some(slot) => {
+                slot.clear();
+                slot.extend_from_slice(bytes);
+            }
+            None => {
+                map.insert(key.to_string(), bytes.to_vec());
             }
         }
     }

@@ -172,12 +172,16 @@ impl Transaction {
                     .map(|e| &e.target)
                     .collect()
             };
+            // Decided once per rule, not per value: most rules exclude nothing.
+            let any_exclusion = !runtime.is_empty() || link.targets.iter().any(|t| t.exclude);
             let excluded = |var: Var, key: &[u8]| {
-                link.targets
-                    .iter()
-                    .filter(|t| t.exclude)
-                    .chain(runtime.iter().copied())
-                    .any(|t| t.var == var && t.selector.as_ref().is_none_or(|s| s.matches(key)))
+                any_exclusion
+                    && link
+                        .targets
+                        .iter()
+                        .filter(|t| t.exclude)
+                        .chain(runtime.iter().copied())
+                        .any(|t| t.var == var && t.selector.as_ref().is_none_or(|s| s.matches(key)))
             };
             for target in link.targets.iter().filter(|t| !t.exclude) {
                 store.visit(target, &excluded, &mut |item| {
