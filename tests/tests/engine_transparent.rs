@@ -163,6 +163,17 @@ fn request(node: &TestNode, to: SocketAddr, raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Root, the netns tools, and `setpriv` (util-linux) to drop to `nobody`.
+fn require_env() -> bool {
+    require_netns_env()
+        && palisade_tests::require(
+            ["/usr/bin/setpriv", "/bin/setpriv"]
+                .iter()
+                .any(|p| Path::new(p).exists()),
+            "setpriv (util-linux) is needed to run the engine as nobody",
+        )
+}
+
 fn pod_with_app(node: &TestNode) -> TestPod<'_> {
     let pod = node
         .add_pod(PodConfig::injected("web").ipv6())
@@ -176,7 +187,7 @@ fn pod_with_app(node: &TestNode) -> TestPod<'_> {
 
 #[test]
 fn engine_transparent_forwards_redirected_http_to_app_on_loopback() {
-    if !require_netns_env() {
+    if !require_env() {
         return;
     }
     let node = TestNode::new("engine_tp_http");
@@ -218,7 +229,7 @@ fn engine_transparent_forwards_redirected_http_to_app_on_loopback() {
 
 #[test]
 fn engine_transparent_answers_limit_violations_before_the_app() {
-    if !require_netns_env() {
+    if !require_env() {
         return;
     }
     let node = TestNode::new("engine_tp_limit");
@@ -240,7 +251,7 @@ fn engine_transparent_answers_limit_violations_before_the_app() {
 
 #[test]
 fn engine_transparent_passes_non_http_through_to_the_original_port() {
-    if !require_netns_env() {
+    if !require_env() {
         return;
     }
     let node = TestNode::new("engine_tp_tcp");
