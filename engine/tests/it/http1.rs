@@ -154,3 +154,18 @@ async fn admin_reports_health_readiness_and_metrics() {
         assert!(body.contains(name), "missing {name} in:\n{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_connections_are_reused_across_client_connections() {
+    let app = app::http().await;
+    let engine = Engine::start(app.addr, "");
+    for _ in 0..20 {
+        // A new client connection each time, one request at a time.
+        assert_eq!(client::get(engine.addr, "/").await.status(), 200);
+    }
+    assert!(
+        app.accepted() <= 2,
+        "app saw {} connections for 20 requests",
+        app.accepted()
+    );
+}

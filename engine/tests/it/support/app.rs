@@ -24,6 +24,13 @@ pub struct Server {
     conns: Conns,
 }
 
+impl Server {
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.conns.lock().unwrap().len()
+    }
+}
+
 type Conns = Arc<Mutex<Vec<AbortHandle>>>;
 
 impl Drop for Server {
