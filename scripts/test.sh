@@ -19,6 +19,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo build --workspace --bins (the namespaced tests run these binaries)"
+cargo build --workspace --bins --locked
 echo "==> cargo nextest run (CI=$CI)"
 cargo nextest run --workspace --locked --no-fail-fast
 
