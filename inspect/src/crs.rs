@@ -48,27 +48,11 @@ impl CrsOptions {
             .map(|f| self.crs_dir.join(f))
             .find(|p| p.is_file())
             .ok_or_else(|| CrsError::NoSetup(self.crs_dir.clone()))?;
-        if !(1..=4).contains(&self.paranoia_level) {
-            return Err(CrsError::Paranoia(self.paranoia_level));
-        }
-        let mode = match self.mode {
-            EngineMode::On => "On",
-            EngineMode::DetectionOnly => "DetectionOnly",
-            EngineMode::Off => "Off",
-        };
-        let mut knobs = format!(
-            "setvar:tx.blocking_paranoia_level={pl},setvar:tx.paranoia_level={pl}",
-            pl = self.paranoia_level
-        );
-        if let Some(t) = self.inbound_anomaly_threshold {
-            if t == 0 {
-                return Err(CrsError::Threshold(t));
-            }
-            knobs.push_str(&format!(",setvar:tx.inbound_anomaly_score_threshold={t}"));
-        }
-        let prelude = format!(
-            "{RECOMMENDED_BASE_RULES}\nSecRuleEngine {mode}\nSecAction \"id:{PALISADE_ID_BASE},phase:1,pass,nolog,{knobs}\"\n"
-        );
+        let prelude = settings_prelude(
+            self.mode,
+            self.paranoia_level,
+            self.inbound_anomaly_threshold,
+        )?;
         let mut files = vec![setup];
         files.extend(self.rules_before.iter().cloned());
         files.push(rules.join("*.conf"));
@@ -80,4 +64,35 @@ impl CrsOptions {
             base_dir: self.crs_dir.clone(),
         })
     }
+}
+
+/// The SecLang the engine's knobs stand for: the recommended base settings, the rule
+/// engine mode, and a `SecAction` setting the paranoia level (and anomaly threshold)
+/// before CRS's own defaults apply. Used by [`CrsOptions`] and by hosts that list their
+/// rule files themselves.
+pub fn settings_prelude(
+    mode: EngineMode,
+    paranoia_level: u8,
+    inbound_anomaly_threshold: Option<u32>,
+) -> Result<String, CrsError> {
+    if !(1..=4).contains(&paranoia_level) {
+        return Err(CrsError::Paranoia(paranoia_level));
+    }
+    let mode = match mode {
+        EngineMode::On => "On",
+        EngineMode::DetectionOnly => "DetectionOnly",
+        EngineMode::Off => "Off",
+    };
+    let mut knobs = format!(
+        "setvar:tx.blocking_paranoia_level={paranoia_level},setvar:tx.paranoia_level={paranoia_level}"
+    );
+    if let Some(t) = inbound_anomaly_threshold {
+        if t == 0 {
+            return Err(CrsError::Threshold(t));
+        }
+        knobs.push_str(&format!(",setvar:tx.inbound_anomaly_score_threshold={t}"));
+    }
+    Ok(format!(
+        "{RECOMMENDED_BASE_RULES}\nSecRuleEngine {mode}\nSecAction \"id:{PALISADE_ID_BASE},phase:1,pass,nolog,{knobs}\"\n"
+    ))
 }

@@ -20,7 +20,7 @@ mod tx;
 pub(crate) use tx::store as tx_store;
 mod vars;
 
-pub use crs::{CrsError, CrsOptions, PALISADE_ID_BASE};
+pub use crs::{CrsError, CrsOptions, PALISADE_ID_BASE, settings_prelude};
 pub use error::LoadError;
 pub use operators::{OperatorError, eval_operator_for_test};
 pub use rule::Severity;

@@ -26,10 +26,10 @@
 //! # Configuration hook
 //!
 //! `inspection.rules` (files or globs, loaded in order), `inspection.paranoia_level`
-//! (1-4) and `inspection.mode` reach the rule engine through [`rules::load`]. A SecLang
-//! engine (the `palisade-inspect` crate) plugs in there: `RuleSet::load` becomes an
-//! `Inspector`, `RuleSet::transaction` becomes `begin`, and each `Transaction` method
-//! maps one-to-one onto an `Inspection` method. The built-in [`limits`] inspector always
+//! (1-4) and `inspection.mode` reach the rule engine through [`rules::load`], which
+//! builds a `palisade-inspect` `RuleSet` (the OWASP CRS and the user's rules) and wraps
+//! it as an `Inspector`: `RuleSet::transaction` is `begin`, and each `Transaction`
+//! method maps one-to-one onto an `Inspection` method. The built-in [`limits`] inspector always
 //! runs first and always blocks, whatever the mode: its limits are protocol hygiene.
 
 pub mod limits;

@@ -1,33 +1,27 @@
-//! Loading the configured rule set into an [`Inspector`].
+//! Loading the configured SecLang rule set (the OWASP CRS and the user's own rules) into
+//! an [`Inspector`] backed by the `palisade-inspect` crate.
 //!
-//! This build links no SecLang engine yet: a configuration that names rule files is
-//! rejected with an error saying so, rather than silently serving unprotected. The
-//! SecLang engine plugs in by replacing the body of [`load`], roughly:
-//!
-//! ```text
-//! let files = rule_files(cfg)?;                        // inspection.rules, expanded in order
-//! let set = Arc::new(RuleSet::load(&LoadOptions { files, paranoia_level: cfg.paranoia_level, .. })?);
-//! Ok(Some(Arc::new(CrsInspector(set))))                // impl Inspector: begin() = set.transaction(ConnInfo)
-//! ```
-//!
-//! with `Transaction` implementing [`super::Inspection`] method for method (phase 1
-//! `process_request_headers`, 2 `process_request_body`, 3 `process_response_headers`,
-//! 4 `process_response_body`, 5 `process_logging`; `Intervention` becomes a
-//! [`super::Verdict`]). [`load`] runs at start, for `--check-config` and on every reload,
-//! always off the request path; an error keeps the previous rule set serving.
+//! [`load`] runs at start, for `--check-config` and on every reload, always off the
+//! request path; an error keeps the previous rule set serving. The rule engine always
+//! runs with `SecRuleEngine On`: whether a verdict is enforced or only logged is decided
+//! by `inspection.mode` in the proxy, so `monitor` still reports what would have been
+//! blocked. `inspection.paranoia_level` reaches CRS as `tx.blocking_paranoia_level`
+//! through a generated `SecAction` (ids 5,060,000-5,060,999 are reserved for it).
 
 use std::sync::Arc;
 
-use super::Inspector;
+use palisade_inspect::{Disruptive, EngineMode, Intervention, LoadOptions, RuleSet, Transaction};
+
+use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, Verdict};
 use crate::config::{ConfigError, Inspection, Mode};
 
 /// Errors while loading rules; reloads keep the old rule set on any of them.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error(
-        "inspection.rules lists {count} file(s) but this engine build has no SecLang rule engine linked in; remove inspection.rules or set inspection.mode: off"
-    )]
-    NoRuleEngine { count: usize },
+    #[error("inspection.paranoia_level: {0}")]
+    Settings(#[from] palisade_inspect::CrsError),
+    #[error("inspection.rules: {0}")]
+    Load(#[from] palisade_inspect::LoadError),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -63,7 +57,113 @@ pub fn load(cfg: &Inspection) -> Result<Option<Arc<dyn Inspector>>, RulesError> 
     if cfg.mode == Mode::Off || cfg.rules.is_empty() {
         return Ok(None);
     }
-    Err(RulesError::NoRuleEngine {
-        count: cfg.rules.len(),
-    })
+    let options = LoadOptions {
+        prelude: palisade_inspect::settings_prelude(EngineMode::On, cfg.paranoia_level, None)?,
+        files: rule_files(cfg)?,
+        ..LoadOptions::default()
+    };
+    let rules = Arc::new(RuleSet::load(&options)?);
+    tracing::info!(
+        rules = rules.rule_count(),
+        paranoia_level = cfg.paranoia_level,
+        "rules loaded"
+    );
+    Ok(Some(Arc::new(SecLangInspector { rules })))
+}
+
+/// The loaded rule set; one [`Transaction`] per request.
+struct SecLangInspector {
+    rules: Arc<RuleSet>,
+}
+
+// === impl SecLangInspector ===
+
+impl Inspector for SecLangInspector {
+    fn name(&self) -> &str {
+        "seclang"
+    }
+
+    fn begin(&self, conn: &ConnInfo) -> Box<dyn Phases> {
+        Box::new(SecLangInspection(self.rules.transaction(
+            palisade_inspect::ConnInfo {
+                client_ip: conn.client_ip.to_string(),
+                client_port: conn.client_port,
+                server_ip: conn.server_ip.to_string(),
+                server_port: conn.server_port,
+                unique_id: conn.unique_id.clone(),
+            },
+        )))
+    }
+}
+
+struct SecLangInspection(Transaction);
+
+// === impl SecLangInspection ===
+
+impl Phases for SecLangInspection {
+    fn request_headers(&mut self, head: &RequestHead<'_>) -> Option<Verdict> {
+        let head = palisade_inspect::RequestHead {
+            method: head.method.to_string(),
+            uri: head.uri.to_string(),
+            protocol: head.protocol.to_string(),
+            headers: owned_headers(&head.headers),
+        };
+        self.0.process_request_headers(&head).map(verdict)
+    }
+
+    fn wants_request_body(&self) -> bool {
+        self.0.wants_request_body()
+    }
+
+    fn request_body(&mut self, body: &[u8]) -> Option<Verdict> {
+        self.0.process_request_body(body).map(verdict)
+    }
+
+    fn response_headers(
+        &mut self,
+        status: u16,
+        protocol: &str,
+        headers: &[(&str, &[u8])],
+    ) -> Option<Verdict> {
+        self.0
+            .process_response_headers(status, protocol, &owned_headers(headers))
+            .map(verdict)
+    }
+
+    fn wants_response_body(&self) -> bool {
+        self.0.wants_response_body()
+    }
+
+    fn response_body(&mut self, body: &[u8]) -> Option<Verdict> {
+        self.0.process_response_body(body).map(verdict)
+    }
+
+    fn logging(&mut self) {
+        self.0.process_logging();
+    }
+
+    fn matched_rule_ids(&self) -> Vec<u32> {
+        self.0.matched_rules().iter().map(|r| r.id).collect()
+    }
+}
+
+fn owned_headers(headers: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|(name, value)| ((*name).to_string(), value.to_vec()))
+        .collect()
+}
+
+fn verdict(i: Intervention) -> Verdict {
+    Verdict {
+        status: i.status,
+        action: match i.disruptive {
+            Disruptive::Deny => Action::Deny,
+            Disruptive::Drop => Action::Drop,
+            Disruptive::Redirect(url) => Action::Redirect(url),
+        },
+        rule_id: i.rule_id,
+        message: i.message,
+        limit: None,
+    }
 }

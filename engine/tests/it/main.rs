@@ -5,6 +5,7 @@
 mod support;
 
 mod config;
+mod crs;
 mod drain;
 mod hook;
 mod http1;
