@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: builds Palisade, creates a "pod" network namespace wired by Debian's CNI
-# reference plugins plus palisade-cni, and shows a connection being redirected.
+# reference plugins plus palisade-cni, shows connections being redirected, then runs the
+# engine with the OWASP CRS in the pod and sends benign and attack traffic through it.
 # Run as root on a fresh Debian 12 machine; installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 palisade_install_deps
 
 echo "==> cargo build"
-cargo build -p palisade-cni-plugin -p palisade-init -p palisade-tests --bins
+cargo build --workspace --bins
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 echo "==> demo"

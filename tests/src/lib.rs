@@ -35,18 +35,22 @@
 //!   drop), `run(closure)` on a dedicated thread inside the namespace, `listen`, `connect`.
 //! - [`accept_within`], [`original_dst`] (`SO_ORIGINAL_DST`), [`ruleset_snapshot`] (nft +
 //!   legacy iptables, for before/after comparisons).
+//! - [`PodEngine`]: `palisade-engine` in transparent mode inside a pod, as `nobody` with no
+//!   capabilities; [`serve_http`] and [`serve_lines`] put an app behind it.
 //! - [`require_root`], [`require_netns_env`], [`require`]: fail under `CI=true`, skip otherwise.
 //!
 //! Binaries of the workspace are found next to the test executable with [`bin`]; build them
 //! first with `cargo build --workspace --bins` (or `-p palisade-cni-plugin -p palisade-init`).
 
 mod cni;
+mod engine;
 mod env;
 mod netns;
 mod node;
 mod pod;
 
 pub use cni::PluginOutput;
+pub use engine::{PodEngine, serve_http, serve_lines};
 pub use env::{
     bin, ci, require, require_netns_env, require_root, shared_dir, which, workspace_root,
 };

@@ -9,149 +9,13 @@
 //! binaries in this target dir (`cargo build -p palisade-engine -p palisade-cni-plugin`).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
 
-use palisade_tests::{Background, PodConfig, TestNode, TestPod, bin, require_netns_env};
-use serde_json::Value;
-
-/// Serves every connection on `listener` from a thread: answers each HTTP request with
-/// the request head it received, or echoes lines (`echo: <line>`) when `lines` is set.
-fn serve(listener: TcpListener, lines: bool) {
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            std::thread::spawn(move || {
-                if lines {
-                    echo_lines(conn)
-                } else {
-                    answer_http(conn)
-                }
-            });
-        }
-    });
-}
-
-fn echo_lines(conn: TcpStream) {
-    let mut w = conn.try_clone().unwrap();
-    for line in BufReader::new(conn).lines() {
-        let Ok(line) = line else { return };
-        if w.write_all(format!("echo: {line}\n").as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-fn answer_http(mut conn: TcpStream) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    loop {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            head.push_str(&line);
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let body = format!("app saw:\n{head}");
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if conn.write_all(resp.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-/// The engine with its defaults (transparent mode, :15300, admin :15301) inside the pod,
-/// run as in production: as user `nobody` with no capabilities at all.
-struct PodEngine {
-    process: Background,
-    stdout: PathBuf,
-    _files: tempfile::TempDir,
-}
-
-impl PodEngine {
-    fn start(node: &TestNode, pod: &TestPod<'_>, yaml: &str) -> PodEngine {
-        use std::os::unix::fs::PermissionsExt;
-        // A directory `nobody` can read, whatever the permissions of the checkout.
-        let files = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(files.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let engine_bin = files.path().join("palisade-engine");
-        std::fs::copy(bin("palisade-engine"), &engine_bin).unwrap();
-        let config = files.path().join("engine.yaml");
-        std::fs::write(&config, yaml).unwrap();
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let stdout = node.dir().join("engine.out");
-        let file = std::fs::File::create(&stdout).unwrap();
-        let mut cmd = pod.netns().command("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-        ])
-        .arg(&engine_bin)
-        .arg("--config")
-        .arg(&config)
-        .stdout(file)
-        .stderr(Stdio::inherit());
-        let engine = PodEngine {
-            process: pod.netns().spawn_command(&mut cmd),
-            stdout,
-            _files: files,
-        };
-        let ev = engine.wait(|v| v["type"] == "listening");
-        assert_eq!(ev["mode"], "transparent");
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", engine.process.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-                .unwrap_or_default()
-        };
-        assert_eq!(field("Uid:"), "65534 65534 65534 65534", "runs as nobody");
-        assert_eq!(field("CapEff:"), "0000000000000000", "no capabilities");
-        engine
-    }
-
-    fn events(&self) -> Vec<Value> {
-        read_events(&self.stdout)
-    }
-
-    fn wait(&self, pred: impl Fn(&Value) -> bool) -> Value {
-        let start = Instant::now();
-        loop {
-            if let Some(v) = self.events().into_iter().find(|v| pred(v)) {
-                return v;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "engine output so far: {:?}",
-                std::fs::read_to_string(&self.stdout)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn read_events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
+use palisade_tests::{
+    PodConfig, PodEngine, TestNode, TestPod, require_netns_env, serve_http, serve_lines,
+};
 
 /// Sends one request from the node and returns the whole response.
 fn request(node: &TestNode, to: SocketAddr, raw: &str) -> String {
@@ -180,8 +44,8 @@ fn pod_with_app(node: &TestNode) -> TestPod<'_> {
         .unwrap_or_else(|e| panic!("{e}"));
     pod.netns()
         .exec_ok("sysctl", &["-qw", "net.ipv6.bindv6only=1"]);
-    serve(pod.netns().listen("0.0.0.0:8080"), false);
-    serve(pod.netns().listen("[::]:8080"), false);
+    serve_http(pod.netns().listen("0.0.0.0:8080"));
+    serve_http(pod.netns().listen("[::]:8080"));
     pod
 }
 
@@ -258,7 +122,7 @@ fn engine_transparent_passes_non_http_through_to_the_original_port() {
     let pod = node
         .add_pod(PodConfig::injected("db"))
         .unwrap_or_else(|e| panic!("{e}"));
-    serve(pod.netns().listen("0.0.0.0:9000"), true);
+    serve_lines(pod.netns().listen("0.0.0.0:9000"));
     let engine = PodEngine::start(&node, &pod, "");
     let mut s = node.netns().connect((pod.ipv4(), 9000));
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -274,4 +138,58 @@ fn engine_transparent_passes_non_http_through_to_the_original_port() {
     let ev = engine.wait(|v| v["type"] == "tcp");
     assert_eq!(ev["action"], "passthrough");
     assert_eq!(ev["upstream"], "127.0.0.1:9000");
+}
+
+/// The OWASP CRS from `../shared` as the engine's rules, at paranoia level 1.
+fn crs_config() -> String {
+    let crs = palisade_tests::shared_dir().join("crs/v4.28.0");
+    assert!(
+        crs.join("rules").is_dir(),
+        "the CRS is expected at {} (../shared beside the checkout)",
+        crs.display()
+    );
+    format!(
+        "inspection:\n  mode: block\n  rules:\n    - {}\n    - {}\n",
+        crs.join("crs-setup.conf.example").display(),
+        crs.join("rules/*.conf").display()
+    )
+}
+
+#[test]
+fn engine_transparent_with_crs_passes_the_cluster_e2e_traffic_checks() {
+    if !require_env()
+        || !palisade_tests::require(
+            palisade_tests::which("curl").is_some(),
+            "curl is needed by vagrant/check-endpoint.sh",
+        )
+    {
+        return;
+    }
+    let node = TestNode::new("engine_tp_crs");
+    let pod = node
+        .add_pod(
+            PodConfig::injected("web").annotation("palisade.dev/exclude-inbound-ports", "8081"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    serve_http(pod.netns().listen("0.0.0.0:8080"));
+    serve_http(pod.netns().listen("0.0.0.0:8081"));
+    let engine = PodEngine::start(&node, &pod, &crs_config());
+    // The same request/assert library the Vagrant cluster's e2e.sh uses, from the node.
+    let script = palisade_tests::workspace_root().join("vagrant/check-endpoint.sh");
+    let base = format!("http://{}:8080", pod.ipv4());
+    let excluded = format!("http://{}:8081", pod.ipv4());
+    let out = node
+        .netns()
+        .exec("bash", &[script.to_str().unwrap(), &base, &excluded]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "check-endpoint.sh failed:\n{text}");
+    let blocked = engine
+        .events()
+        .into_iter()
+        .filter(|v| v["type"] == "access" && v["decision"] == "block")
+        .count();
+    assert!(
+        blocked >= 6,
+        "the engine blocked the attacks itself ({blocked} blocks):\n{text}"
+    );
 }
