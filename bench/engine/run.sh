@@ -26,48 +26,29 @@ cargo build --release --quiet -p palisade-engine
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 ENGINE="$TARGET_DIR/release/palisade-engine"
 
-WORK="$(mktemp -d)"
-PIDS=()
+work="$(mktemp -d)"
+pids=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$WORK"
+    rm -rf "$work"
 }
 trap cleanup EXIT
 
-nginx_conf() { # name, server block
-    mkdir -p "$WORK/$1"
-    cat >"$WORK/$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/$1/body;
-    proxy_temp_path $WORK/$1/proxy;
-    fastcgi_temp_path $WORK/$1/fastcgi;
-    uwsgi_temp_path $WORK/$1/uwsgi;
-    scgi_temp_path $WORK/$1/scgi;
-    $2
-}
-CONF
-    nginx -c "$WORK/$1/nginx.conf" -p "$WORK/$1" &
-    PIDS+=("$!")
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # The app: nginx answering a fixed body (fast enough not to be the bottleneck).
-nginx_conf app "server { listen 127.0.0.1:$APP_PORT; location / { return 200 'hello from app\n'; } }"
+bench_nginx app "" "server { listen 127.0.0.1:$APP_PORT; location / { return 200 'hello from app\n'; } }"
 # The alternative: nginx proxy_pass with upstream keep-alive, as one would configure it.
-nginx_conf proxy "upstream app { server 127.0.0.1:$APP_PORT; keepalive 64; }
+bench_nginx proxy "" "upstream app { server 127.0.0.1:$APP_PORT; keepalive 64; }
     server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://app;
         proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 # The engine: one worker thread, inspection off, no access log (nginx logs nothing either).
-printf 'inspection:\n  mode: off\naccess_log: false\n' >"$WORK/engine.yaml"
-"$ENGINE" --config "$WORK/engine.yaml" --threads 1 --listen "127.0.0.1:$ENGINE_PORT" \
+printf 'inspection:\n  mode: off\naccess_log: false\n' >"$work/engine.yaml"
+"$ENGINE" --config "$work/engine.yaml" --threads 1 --listen "127.0.0.1:$ENGINE_PORT" \
     --admin "127.0.0.1:$ADMIN_PORT" --upstream "127.0.0.1:$APP_PORT" >/dev/null &
-PIDS+=("$!")
+pids+=("$!")
 
 for port in $APP_PORT $NGINX_PORT $ENGINE_PORT; do
     for _ in $(seq 50); do

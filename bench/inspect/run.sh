@@ -54,21 +54,13 @@ backend=$(free_port)
 plain=$(free_port)
 modsec=$(free_port)
 mkdir -p "$work/logs"
-# Same base settings as palisade_inspect::RECOMMENDED_BASE_RULES (body access, JSON/XML).
-cat >"$work/modsec.conf" <<CONF
-SecRuleEngine On
-SecRequestBodyAccess On
-SecResponseBodyAccess On
-SecResponseBodyMimeType text/plain text/html text/xml
-SecRequestBodyLimit 13107200
-SecRequestBodyNoFilesLimit 131072
-SecRequestBodyLimitAction Reject
-SecAuditEngine Off
-SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-Include $crs3_setup
-Include $crs3_rules/*.conf
-CONF
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+{
+    bench_modsec_base
+    echo "Include $crs3_setup"
+    echo "Include $crs3_rules/*.conf"
+} >"$work/modsec.conf"
 cat >"$work/nginx.conf" <<CONF
 load_module $module;
 worker_processes 1;

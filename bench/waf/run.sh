@@ -43,46 +43,15 @@ free_port() {
 }
 app=$(free_port) modsec=$(free_port) pal=$(free_port) admin=$(free_port)
 
-# ModSecurity gets the same base settings palisade-inspect applies
-# (palisade_inspect::RECOMMENDED_BASE_RULES: body access, JSON/XML body processors).
-cat >"$work/modsec.conf" <<CONF
-SecRuleEngine On
-SecRequestBodyAccess On
-SecResponseBodyAccess On
-SecResponseBodyMimeType text/plain text/html text/xml
-SecRequestBodyLimit 13107200
-SecRequestBodyNoFilesLimit 131072
-SecRequestBodyLimitAction Reject
-SecAuditEngine Off
-SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-Include $crs/crs-setup.conf.example
-Include $crs/rules/*.conf
-CONF
-nginx_conf() { # name, load_module line, server block
-    mkdir -p "$work/$1"
-    cat >"$work/$1/nginx.conf" <<CONF
-$2
-worker_processes 1;
-daemon off;
-pid $work/$1/nginx.pid;
-error_log $work/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/$1/body;
-    proxy_temp_path $work/$1/proxy;
-    fastcgi_temp_path $work/$1/fastcgi;
-    uwsgi_temp_path $work/$1/uwsgi;
-    scgi_temp_path $work/$1/scgi;
-    $3
-}
-CONF
-    nginx -c "$work/$1/nginx.conf" -p "$work/$1" &
-    pids+=("$!")
-}
-nginx_conf app "" "server { listen 127.0.0.1:$app; location / { return 200 'hello from app\n'; } }"
-nginx_conf modsec "load_module $module;" "upstream app { server 127.0.0.1:$app; keepalive 64; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+{
+    bench_modsec_base
+    echo "Include $crs/crs-setup.conf.example"
+    echo "Include $crs/rules/*.conf"
+} >"$work/modsec.conf"
+bench_nginx app "" "server { listen 127.0.0.1:$app; location / { return 200 'hello from app\n'; } }"
+bench_nginx modsec "load_module $module;" "upstream app { server 127.0.0.1:$app; keepalive 64; }
     server { listen 127.0.0.1:$modsec; modsecurity on; modsecurity_rules_file $work/modsec.conf;
         location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 cat >"$work/engine.yaml" <<CONF
