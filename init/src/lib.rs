@@ -19,9 +19,15 @@ pub mod exit {
     pub const DRIFT: u8 = 1;
     /// A flag or `PALISADE_*` variable has an invalid value (clap's own usage errors are 2).
     pub const BAD_CONFIG: u8 = 64;
+    /// `--validate`: the redirect is missing or differs (the pod started before it was in
+    /// place); the CNI installer's repair controller looks for this code.
+    pub const REDIRECT_MISSING: u8 = 66;
     /// The namespace could not be entered or the packet-filter tools failed.
     pub const FAILED: u8 = 69;
 }
+
+/// Marker in the termination message that the repair controller looks for.
+pub const REDIRECT_MISSING_MARKER: &str = "palisade: redirect missing";
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -29,6 +35,7 @@ Exit codes:
   1   --check: the live rules differ from the plan (listed on stderr)
   2   command-line syntax error
   64  invalid value in a flag or PALISADE_* variable
+  66  --validate: the redirect rules are missing or differ from the plan
   69  entering the namespace or running iptables-restore/nft failed";
 
 /// Redirect a pod's inbound TCP to the Palisade engine (run as an init container with
@@ -72,6 +79,17 @@ pub struct Args {
     /// Remove Palisade's rules.
     #[arg(long)]
     pub remove: bool,
+    /// Fail the pod when the redirect is not in place (CNI mode, as an init container):
+    /// like --check, but exit 66 and write the drift to the termination log.
+    #[arg(long, conflicts_with_all = ["check", "remove", "dry_run"])]
+    pub validate: bool,
+    /// Where --validate writes its finding for `kubectl describe` and the repair controller.
+    #[arg(
+        long,
+        env = "PALISADE_TERMINATION_LOG",
+        default_value = "/dev/termination-log"
+    )]
+    pub termination_log: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +116,8 @@ pub enum Outcome {
     DryRun(String),
     NoDrift(Backend),
     Drift(Backend, palisade_redirect::Drift),
+    /// `--validate` found drift: the pod must not start unprotected.
+    Missing(Backend, palisade_redirect::Drift),
     Removed,
 }
 
@@ -143,12 +163,12 @@ pub fn run(args: &Args) -> Result<Outcome, InitError> {
             palisade_redirect::remove_here(choice)?;
             return Ok(Outcome::Removed);
         }
-        if args.check {
+        if args.check || args.validate {
             let (backend, drift) = palisade_redirect::check_here(&config, choice)?;
-            return Ok(if drift.is_empty() {
-                Outcome::NoDrift(backend)
-            } else {
-                Outcome::Drift(backend, drift)
+            return Ok(match (drift.is_empty(), args.validate) {
+                (true, _) => Outcome::NoDrift(backend),
+                (false, false) => Outcome::Drift(backend, drift),
+                (false, true) => Outcome::Missing(backend, drift),
             });
         }
         let (backend, _) = palisade_redirect::apply_here(&config, choice)?;
@@ -185,6 +205,11 @@ impl std::fmt::Display for Outcome {
             Outcome::DryRun(s) => f.write_str(s),
             Outcome::NoDrift(b) => write!(f, "redirect rules match the plan ({b})"),
             Outcome::Drift(b, d) => write!(f, "redirect rules differ from the plan ({b}):\n{d}"),
+            Outcome::Missing(b, d) => write!(
+                f,
+                "{REDIRECT_MISSING_MARKER}: the pod's redirect rules differ from the plan ({b}); \
+                 was palisade-cni installed on the node when the pod started?\n{d}"
+            ),
             Outcome::Removed => f.write_str("redirect rules removed"),
         }
     }

@@ -19,6 +19,17 @@ fn main() -> ExitCode {
             eprintln!("{}", Outcome::Drift(b, d));
             ExitCode::from(exit::DRIFT)
         }
+        Ok(missing @ Outcome::Missing(..)) => {
+            eprintln!("{missing}");
+            // Best effort: outside Kubernetes the termination log may not exist.
+            if let Err(e) = std::fs::write(&args.termination_log, missing.to_string()) {
+                eprintln!(
+                    "palisade-init: writing {}: {e}",
+                    args.termination_log.display()
+                );
+            }
+            ExitCode::from(exit::REDIRECT_MISSING)
+        }
         Ok(outcome) => {
             println!("{outcome}");
             ExitCode::from(exit::OK)

@@ -53,6 +53,9 @@ pub struct EngineConfig {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedirectConfig {
     pub mode: RedirectMode,
+    /// In `cni` mode, add the `palisade-validate` init container (race protection).
+    #[serde(default)]
+    pub validate: bool,
     pub init_image: String,
     #[serde(default = "default_pull_policy")]
     pub init_image_pull_policy: String,

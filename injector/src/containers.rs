@@ -219,3 +219,14 @@ pub fn volumes(cfg: &EngineConfig) -> Vec<Volume> {
     }
     v
 }
+
+/// `palisade-validate` (CNI mode): `palisade-init --validate` checks that palisade-cni put
+/// the pod's redirect in place and otherwise fails the pod (exit 66, termination message)
+/// before the app starts, for palisade-cni's repair controller to recreate it. Reading the
+/// rules needs NET_ADMIN (and NET_RAW for iptables-legacy); it changes nothing.
+pub fn validate(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -> Container {
+    let mut container = init(redirect, engine, s);
+    container.name = crate::VALIDATE_CONTAINER.to_owned();
+    container.args = Some(vec!["--validate".to_owned()]);
+    container
+}

@@ -144,8 +144,12 @@ pub fn decide(
     let engine = containers::engine(&cfg.engine, &settings, native);
     // Order in initContainers: redirect rules first, then the engine, then the pod's own.
     let mut front = Vec::new();
-    if settings.redirect == RedirectMode::Init {
-        front.push(containers::init(&cfg.redirect, &cfg.engine, &settings));
+    match settings.redirect {
+        RedirectMode::Init => front.push(containers::init(&cfg.redirect, &cfg.engine, &settings)),
+        RedirectMode::Cni if cfg.redirect.validate => {
+            front.push(containers::validate(&cfg.redirect, &cfg.engine, &settings));
+        }
+        _ => {}
     }
     if native {
         front.push(engine.clone());

@@ -27,3 +27,5 @@ pub const STATUS_INJECTED: &str = "injected";
 pub const ENGINE_CONTAINER: &str = "palisade-engine";
 /// Name of the injected redirect init container (`redirect: init`).
 pub const INIT_CONTAINER: &str = "palisade-init";
+/// The CNI-mode init container that fails the pod when the redirect is missing.
+pub const VALIDATE_CONTAINER: &str = "palisade-validate";

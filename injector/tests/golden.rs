@@ -251,3 +251,21 @@ fn every_engine_variable_injected_is_one_the_engine_documents() {
         );
     }
 }
+
+#[test]
+fn cni_mode_with_validate_adds_palisade_validate_before_the_engine() {
+    let cfg = config_with(|c| c["redirect"]["validate"] = json!(true));
+    let doc = patched("web-labelled.yaml", &cfg, &BTreeMap::new());
+    assert_eq!(init_names(&doc), ["palisade-validate", "palisade-engine"]);
+    let validate = &doc["spec"]["initContainers"][0];
+    assert_eq!(validate["args"], json!(["--validate"]));
+    assert_eq!(validate["command"], json!(["palisade-init"]));
+    let caps = &validate["securityContext"]["capabilities"];
+    assert_eq!(caps["drop"], json!(["ALL"]));
+    assert!(
+        caps["add"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("NET_ADMIN"))
+    );
+}

@@ -105,3 +105,63 @@ fn iptables_nft_init_container_redirects_like_the_plugin() {
 fn iptables_legacy_init_container_redirects_like_the_plugin() {
     init_redirects_like_the_plugin("init-iptables-legacy", "iptables-legacy");
 }
+
+/// Race protection in CNI mode: a pod whose sandbox was wired before palisade-cni was on
+/// the node has no rules; `palisade-init --validate` (the injected `palisade-validate`
+/// init container) fails it with exit 66 and a termination message the repair controller
+/// recognises, and passes a pod palisade-cni did wire.
+#[test]
+fn validate_fails_a_pod_wired_without_palisade_and_passes_a_wired_one() {
+    if !require_netns_env() {
+        return;
+    }
+    let init = bin("palisade-init");
+    let node = TestNode::new("init-validate");
+    let validate = |pod: &palisade_tests::TestPod<'_>, annotations: &[(&str, &str)]| {
+        let log = node
+            .dir()
+            .join(format!("{}-termination-log", pod.config.name));
+        let mut cmd = pod.netns().command(&init);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PALISADE_TERMINATION_LOG", &log)
+            .arg("--validate");
+        for (k, v) in annotations {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run palisade-init --validate");
+        (out, std::fs::read_to_string(&log).unwrap_or_default())
+    };
+
+    let unprotected = node
+        .add_pod(PodConfig::injected("raced").without_palisade())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (out, message) = validate(&unprotected, &[]);
+    use palisade_cni_plugin::install::repair;
+    assert_eq!(
+        palisade_init::REDIRECT_MISSING_MARKER,
+        repair::REDIRECT_MISSING_MARKER
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(repair::REDIRECT_MISSING_EXIT_CODE),
+        "{out:?}"
+    );
+    assert!(
+        message.starts_with(palisade_init::REDIRECT_MISSING_MARKER),
+        "termination message: {message:?}"
+    );
+    assert!(
+        message.contains("missing"),
+        "names what is missing: {message}"
+    );
+
+    let wired = node
+        .add_pod(
+            PodConfig::injected("wired").annotation("palisade.dev/exclude-inbound-ports", "8081"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (out, message) = validate(&wired, &[("PALISADE_EXCLUDE_INBOUND_PORTS", "8081")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(message.is_empty(), "nothing written on success: {message}");
+}
