@@ -70,12 +70,15 @@ fn multipart_request(path: &str, body: Vec<u8>) -> Request<http_body_util::Full<
     req
 }
 
-/// A urlencoded form of about `size` bytes whose last field is `last`.
+/// A urlencoded form of about `size` bytes (2 KB per field) whose last field is `last`.
 fn form(size: usize, last: &str) -> Vec<u8> {
     let mut b = Vec::with_capacity(size + 64);
     let mut i = 0;
     while b.len() + last.len() + 16 < size {
-        b.extend_from_slice(format!("field{i}=value-{i}-abcdefghij&").as_bytes());
+        // Long values: few arguments (SecArgumentsLimit stays out of the way).
+        b.extend_from_slice(format!("field{i}=value-{i}-").as_bytes());
+        b.extend_from_slice(&[b'v'; 2000]);
+        b.push(b'&');
         i += 1;
     }
     b.extend_from_slice(format!("last={last}").as_bytes());
