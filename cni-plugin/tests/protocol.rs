@@ -172,6 +172,9 @@ fn pod_without_annotations_starts_without_asking_an_unreachable_api_server() {
         );
         let (ok, v) = run(&env, &conf);
         assert!(ok, "annotations {passed}: {v}");
-        assert_eq!(v["interfaces"][0]["name"], "eth0", "prevResult passed through: {v}");
+        assert_eq!(
+            v["interfaces"][0]["name"], "eth0",
+            "prevResult passed through: {v}"
+        );
     }
 }
