@@ -242,6 +242,8 @@ struct Output {
 /// then call [`Parser::finish`].
 pub struct Parser {
     boundary: Vec<u8>,
+    /// `--` and the boundary.
+    delim: Vec<u8>,
     flags: Flags,
     error: Option<String>,
     buf: Vec<u8>,
@@ -276,7 +278,10 @@ impl Parser {
             missing_semicolon: b.missing_semicolon,
             ..Flags::default()
         };
+        let mut delim = b"--".to_vec();
+        delim.extend_from_slice(&b.value);
         Ok(Parser {
+            delim,
             boundary: b.value,
             flags,
             error: None,
@@ -420,12 +425,8 @@ impl Parser {
                 }
                 self.flags.unmatched_boundary = 1;
             }
-        } else if self.buf_contains_line {
-            let mut needle = b"--".to_vec();
-            needle.extend_from_slice(&self.boundary);
-            if memchr::memmem::find(b, &needle).is_some() {
-                self.flags.unmatched_boundary = 1;
-            }
+        } else if self.buf_contains_line && memchr::memmem::find(b, &self.delim).is_some() {
+            self.flags.unmatched_boundary = 1;
         }
         if as_boundary {
             return Ok(());
