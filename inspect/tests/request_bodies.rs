@@ -30,6 +30,10 @@ fn rules(text: &str) -> Arc<RuleSet> {
 }
 
 fn tx(rs: &Arc<RuleSet>, ct: &str, len: usize) -> Transaction {
+    tx_to(rs, "/upload", ct, len)
+}
+
+fn tx_to(rs: &Arc<RuleSet>, uri: &str, ct: &str, len: usize) -> Transaction {
     let mut t = rs.transaction(ConnInfo {
         client_ip: "192.0.2.10".into(),
         client_port: 40000,
@@ -39,7 +43,7 @@ fn tx(rs: &Arc<RuleSet>, ct: &str, len: usize) -> Transaction {
     });
     let head = RequestHead {
         method: "POST".into(),
-        uri: "/upload".into(),
+        uri: uri.into(),
         protocol: "HTTP/1.1".into(),
         headers: vec![
             ("Host".into(), b"shop.example".to_vec()),
@@ -283,6 +287,12 @@ fn more_arguments_than_sec_arguments_limit_is_a_body_error() {
         100,
     );
     assert_eq!(v, None);
+    // The query counts too, with or without a body processor.
+    let query: String = (0..60).map(|i| format!("q{i}=1&")).collect();
+    for ct in ["application/x-www-form-urlencoded", "text/plain"] {
+        let mut t = tx_to(&rs, &format!("/search?{query}"), ct, 0);
+        assert_eq!(t.request_body_end().map(|i| i.status), Some(400), "{ct}");
+    }
 }
 
 #[test]

@@ -242,6 +242,8 @@ struct Output {
 /// then call [`Parser::finish`].
 pub struct Parser {
     boundary: Vec<u8>,
+    /// `--` and the boundary.
+    delim: Vec<u8>,
     flags: Flags,
     error: Option<String>,
     buf: Vec<u8>,
@@ -276,7 +278,10 @@ impl Parser {
             missing_semicolon: b.missing_semicolon,
             ..Flags::default()
         };
+        let mut delim = b"--".to_vec();
+        delim.extend_from_slice(&b.value);
         Ok(Parser {
+            delim,
             boundary: b.value,
             flags,
             error: None,
@@ -420,12 +425,8 @@ impl Parser {
                 }
                 self.flags.unmatched_boundary = 1;
             }
-        } else if self.buf_contains_line {
-            let mut needle = b"--".to_vec();
-            needle.extend_from_slice(&self.boundary);
-            if memchr::memmem::find(b, &needle).is_some() {
-                self.flags.unmatched_boundary = 1;
-            }
+        } else if self.buf_contains_line && memchr::memmem::find(b, &self.delim).is_some() {
+            self.flags.unmatched_boundary = 1;
         }
         if as_boundary {
             return Ok(());
@@ -861,13 +862,44 @@ fn disposition(v: &[u8], f: &mut Flags) -> Result<NameFile, String> {
             }
         }
     }
-    if filename_star.is_some() && filename.as_ref().is_none_or(Vec::is_empty) {
-        return Err("-21".into());
+    if let Some(star) = &filename_star {
+        if filename.as_ref().is_none_or(Vec::is_empty) {
+            return Err("-21".into());
+        }
+        // Applications that honour `filename*` (werkzeug, busboy) would store a
+        // different name than the `filename` the rules inspect.
+        if filename.as_deref() != Some(percent_decode(star).as_slice()) {
+            return Err("filename* differs from filename".into());
+        }
     }
     // An empty `filename=""` still makes a file part in libmodsecurity only when
     // non-empty; an empty one is a form field.
     let filename = filename.filter(|f| !f.is_empty());
     Ok((name.unwrap_or_default(), filename))
+}
+
+/// `%XX` escapes only (RFC 5987: a `+` is a plus sign); the grammar was checked.
+fn percent_decode(v: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        match (
+            v[i],
+            v.get(i + 1).and_then(|&c| hex(c)),
+            v.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// RFC 2616 token characters (libmodsecurity's `is_token_char`).
@@ -992,6 +1024,19 @@ mod tests {
         let (s, r) = run(CT, b, 1000);
         assert!(r.is_err());
         assert_eq!(flag(&s, Var::MultipartStrictError), "1");
+    }
+
+    #[test]
+    fn a_filename_star_that_names_another_file_is_refused() {
+        let part = |cd: &str| {
+            format!("--XyZ\r\nContent-Disposition: {cd}\r\n\r\nx\r\n--XyZ--\r\n").into_bytes()
+        };
+        let bad = part("form-data; name=\"f\"; filename=\"a.jpg\"; filename*=UTF-8''shell.php");
+        assert!(run(CT, &bad, 100).1.unwrap_err().contains("filename*"));
+        let same = part("form-data; name=\"f\"; filename=\"a b.jpg\"; filename*=UTF-8''a%20b.jpg");
+        let (s, r) = run(CT, &same, 100);
+        assert_eq!(r, Ok(()));
+        assert_eq!(s.files, vec![(b"f".to_vec(), b"a b.jpg".to_vec())]);
     }
 
     #[test]

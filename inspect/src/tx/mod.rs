@@ -97,6 +97,10 @@ pub struct Transaction {
     body: Option<reqbody::BodyState>,
     /// `request_body_end` already ran.
     body_done: bool,
+    /// Bytes past `SecRequestBodyLimit` were ignored (not inspected).
+    body_partial: bool,
+    /// The query had this many arguments, more than `SecArgumentsLimit` (0: no).
+    args_over_limit: usize,
     started: std::time::Instant,
     last_phase: u8,
 }
@@ -129,6 +133,8 @@ impl Transaction {
             content_type: Vec::new(),
             body: None,
             body_done: false,
+            body_partial: false,
+            args_over_limit: 0,
             started: std::time::Instant::now(),
             last_phase: 0,
         }
@@ -187,6 +193,13 @@ impl Transaction {
             reqbody::finish(self);
         }
         self.run_phase(2)
+    }
+
+    /// Whether bytes of the request body past `SecRequestBodyLimit` were left
+    /// uninspected (`SecRequestBodyLimitAction ProcessPartial`, or `Reject` in
+    /// detection-only mode): the host should say so in its log.
+    pub fn request_body_partially_inspected(&self) -> bool {
+        self.body_partial
     }
 
     /// Phase 3: response status line and headers.

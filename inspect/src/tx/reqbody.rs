@@ -83,6 +83,7 @@ pub fn chunk(tx: &mut Transaction, data: &[u8]) -> Option<Intervention> {
                 });
             }
         }
+        tx.body_partial = true;
         &data[..room]
     } else {
         data
@@ -110,6 +111,11 @@ pub fn finish(tx: &mut Transaction) {
     // A multipart body keeps only its first SecRequestBodyNoFilesLimit bytes here.
     s.set(Var::RequestBody, st.raw.as_slice());
     let Some(proc) = tx.body_processor else {
+        if tx.args_over_limit > 0 {
+            let msg = args_limit_msg(tx.args_over_limit, cfg.arguments_limit);
+            s.set(Var::ReqbodyError, "1");
+            s.set(Var::ReqbodyErrorMsg, msg);
+        }
         return;
     };
     s.set(Var::ReqbodyError, "0");
@@ -148,13 +154,16 @@ pub fn finish(tx: &mut Transaction) {
     // SecArgumentsLimit: the arguments past it are dropped, and the body is an
     // error so that a rule blocks rather than the request passing half-inspected.
     let limit = cfg.arguments_limit;
+    let over_in_query = tx.args_over_limit;
     let result = result.and_then(|()| {
         let total = s.args_get.len() + s.args_post.len();
+        if over_in_query > 0 {
+            s.args_post.clear();
+            return Err(args_limit_msg(over_in_query, limit));
+        }
         if total > limit {
             s.args_post.truncate(limit.saturating_sub(s.args_get.len()));
-            return Err(format!(
-                "{total} arguments, more than SecArgumentsLimit {limit}"
-            ));
+            return Err(args_limit_msg(total, limit));
         }
         Ok(())
     });
@@ -162,6 +171,10 @@ pub fn finish(tx: &mut Transaction) {
         set_error(s, proc, &msg);
     }
     super::request::update_combined_size(s);
+}
+
+fn args_limit_msg(n: usize, limit: usize) -> String {
+    format!("{n} arguments, more than SecArgumentsLimit {limit}")
 }
 
 fn set_error(s: &mut Store, proc: BodyProcessor, msg: &str) {

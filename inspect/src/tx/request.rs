@@ -113,6 +113,13 @@ pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
     s.set(Var::QueryString, query.unwrap_or("").as_bytes());
     if let Some(q) = query {
         parse_args(q.as_bytes(), sep, &mut s.args_get);
+        // SecArgumentsLimit: rules never see the arguments past it, and phase 2
+        // reports the body error (see reqbody.rs).
+        let limit = tx.rs.config.arguments_limit;
+        if s.args_get.len() > limit {
+            tx.args_over_limit = s.args_get.len();
+            s.args_get.truncate(limit);
+        }
     }
     for (name, value) in &head.headers {
         s.headers.push((name.as_bytes().to_vec(), value.clone()));
