@@ -41,7 +41,7 @@ app.kubernetes.io/component: injector
 {{- end -}}
 
 {{- define "palisade.multusNetwork" -}}
-{{- .Values.multus.network | default (printf "%s/palisade-cni" .Release.Namespace) -}}
+{{- .Values.multus.network | default "default/palisade-cni" -}}
 {{- end -}}
 
 {{- define "palisade.certSecret" -}}
