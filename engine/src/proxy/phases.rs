@@ -268,15 +268,33 @@ impl Engine {
             *body = (!end_of_stream).then(Bytes::new);
             return Ok(());
         }
+        let streams = ctx.inspection().is_some_and(|i| i.streams_request_body());
         let Some(hold) = ctx.hold.as_mut() else {
             return Ok(());
         };
+        let before = hold.spool.len();
+        // What the inspection gets of this chunk now (streaming, within the limit).
+        let mut piece = None;
         if let Some(b) = body.take()
             && !b.is_empty()
         {
+            if streams && before < hold.limit {
+                piece = Some(b.slice(..(hold.limit - before).min(b.len())));
+            }
             hold.spool.push(b, tmp).map_err(internal)?;
         }
         let over = hold.spool.len() > hold.limit;
+        let i = &snap.config.inspection;
+        if let Some(p) = piece
+            && let Some(v) = ctx
+                .inspection()
+                .and_then(|insp| insp.request_body_chunk(&p))
+            && self.rule_verdict(ctx, v.clone(), i.mode)
+        {
+            // Blocked before the rest of the body has even arrived.
+            ctx.hold = None;
+            return Err(self.enforce_late(ctx, v));
+        }
         if !(over || end_of_stream) {
             // Nothing goes to the app yet (pingora skips empty chunks).
             *body = Some(Bytes::new());
@@ -286,7 +304,6 @@ impl Engine {
             return Ok(());
         };
         let data = hold.spool.into_bytes(tmp).map_err(internal)?;
-        let i = &snap.config.inspection;
         let mut inspected = &data[..];
         if over {
             if i.request_body_limit_action == BodyLimitAction::Reject {
@@ -299,9 +316,13 @@ impl Engine {
             self.uninspected(ctx, "request_body");
             inspected = &data[..hold.limit];
         }
-        let verdict = ctx
-            .inspection()
-            .and_then(|insp| insp.request_body(inspected));
+        let verdict = ctx.inspection().and_then(|insp| {
+            if streams {
+                insp.request_body_end()
+            } else {
+                insp.request_body(inspected)
+            }
+        });
         if let Some(v) = verdict
             && self.rule_verdict(ctx, v.clone(), i.mode)
         {
