@@ -57,6 +57,11 @@ SCENARIOS = [
     ("palisade", [], {"certificates": {"provider": "cert-manager", "certManager": {
         "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}}},
         "grafanaDashboard": {"enabled": False}}, "palisade_external_issuer"),
+    ("palisade", [], {"global": {"imageRegistry": "registry.corp", "anything": {"a": 1}},
+                      "injector": {"replicas": 1},
+                      "certificates": {"provider": "secret", "secret": {
+                          "name": "corp-webhook-tls", "caBundle": "Q0EK"}}},
+     "palisade_byo_secret"),
     ("palisade-cni", [], {}, "cni_default"),
     ("palisade-cni", ["values-openshift.yaml"], {}, "cni_openshift"),
     ("palisade-cni", [], {"repairMode": "deletePods", "cleanupOnExit": False,
@@ -76,6 +81,7 @@ BAD_VALUES = [
     ("palisade", {"engine": {"paranoiaLevel": 5}}),
     ("palisade", {"redirect": {"mode": "ebpf"}}),
     ("palisade", {"injector": {"failurePolicy": "Maybe"}}),
+    ("palisade", {"certificates": {"provider": "vault"}}),
     ("palisade-cni", {"installMode": "both"}),
     ("palisade-cni", {"repairMode": "deleteNodes"}),
     ("palisade-cni", {"cniBinDir": "relative/bin"}),
@@ -129,6 +135,9 @@ def palisade_default(objs: list) -> None:
     palisade_common(objs)
     check(one(objs, "Deployment")["spec"]["replicas"] == 2, "two injector replicas")
     one(objs, "PodDisruptionBudget")
+    spread = one(objs, "Deployment")["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    check({c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"},
+          "replicas spread across nodes and zones")
     secret = one(objs, "Secret")
     hook = one(objs, "MutatingWebhookConfiguration")
     for wh in hook["webhooks"]:
@@ -163,6 +172,19 @@ def palisade_openshift(objs: list) -> None:
     check(cfg["engine"]["uid"] is None, "OpenShift assigns the engine UID")
     pod_sc = one(objs, "Deployment")["spec"]["template"]["spec"]["securityContext"]
     check("runAsUser" not in pod_sc, "OpenShift assigns the injector UID")
+
+
+def palisade_byo_secret(objs: list) -> None:
+    """A parent chart's `global`, one replica, and a Secret the user brings (GitOps)."""
+    palisade_common(objs)
+    check(not by_kind(objs, "Secret"), "no Secret rendered: the user brings it")
+    check(not by_kind(objs, "PodDisruptionBudget"), "no PDB with one replica")
+    hook = one(objs, "MutatingWebhookConfiguration")
+    check(all(w["clientConfig"]["caBundle"] == "Q0EK" for w in hook["webhooks"]), "caBundle given")
+    spec = one(objs, "Deployment")["spec"]["template"]["spec"]
+    tls = [v for v in spec["volumes"] if v["name"] == "tls"][0]
+    check(tls["secret"]["secretName"] == "corp-webhook-tls", "the user's Secret is mounted")
+    check("topologySpreadConstraints" not in spec, "no spread constraints with one replica")
 
 
 def palisade_options(objs: list) -> None:

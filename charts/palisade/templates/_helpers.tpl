@@ -45,5 +45,9 @@ app.kubernetes.io/component: injector
 {{- end -}}
 
 {{- define "palisade.certSecret" -}}
+{{- if eq .Values.certificates.provider "secret" -}}
+{{- .Values.certificates.secret.name -}}
+{{- else -}}
 {{- printf "%s-tls" (include "palisade.injector" .) -}}
+{{- end -}}
 {{- end -}}
