@@ -18,6 +18,7 @@ pub struct Metrics {
     pub blocked: IntCounterVec,
     pub reloads: IntCounterVec,
     pub non_http: IntCounterVec,
+    pub refused: IntCounterVec,
     pub access_log_dropped: IntCounter,
     pub rule_matches: IntCounterVec,
     build_info: IntGaugeVec,
@@ -101,6 +102,11 @@ impl Metrics {
                 "Connections whose first bytes were not HTTP, by action (passthrough, reject).",
                 &["action"],
             ),
+            refused: counter(
+                "palisade_refused_requests_total",
+                "HTTP/1 requests refused before inspection, by kind (parse, framing, method, too_large, timeout, incomplete).",
+                &["kind"],
+            ),
             access_log_dropped: reg(
                 &r,
                 IntCounter::new(
@@ -132,6 +138,9 @@ impl Metrics {
             .set(1);
         for kind in ["connect", "timeout", "closed", "other"] {
             m.upstream_errors.with_label_values(&[kind]);
+        }
+        for kind in ["parse", "framing", "method", "too_large", "timeout", "incomplete"] {
+            m.refused.with_label_values(&[kind]);
         }
         for result in ["success", "failure"] {
             m.reloads.with_label_values(&[result]);

@@ -86,7 +86,7 @@ impl ProxyHttp for Engine {
         let mut insp = rules.begin(&conn);
         let mut verdict = {
             let req = session.req_header();
-            let uri = headers::raw_uri(req);
+            let uri = headers::inspected_uri(session);
             insp.request_headers(&headers::head_view(req, &uri))
         };
         if verdict.is_none() {
@@ -343,17 +343,10 @@ impl ProxyHttp for Engine {
             500 => "internal error",
             _ => "bad request",
         };
-        let message = e.to_string();
-        let written = respond::json(
-            session,
-            code,
-            error,
-            &ctx.request_id,
-            None,
-            Some(&message),
-            None,
-        )
-        .await;
+        // The client learns the status and the request id; the upstream address and the
+        // error chain are internals and go to the log only.
+        tracing::warn!(request_id = %ctx.request_id, status = code, upstream = ?ctx.upstream, error = %e, "request failed");
+        let written = respond::json(session, code, error, &ctx.request_id, None, None, None).await;
         no_reuse(written.unwrap_or(0))
     }
 

@@ -6,7 +6,9 @@ mod support;
 
 mod config;
 mod crs;
+mod differential;
 mod drain;
+mod front;
 mod hook;
 mod http1;
 mod limits;
