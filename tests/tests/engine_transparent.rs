@@ -101,7 +101,11 @@ fn engine_transparent_answers_limit_violations_before_the_app() {
     }
     let node = TestNode::new("engine_tp_limit");
     let pod = pod_with_app(&node);
-    let engine = PodEngine::start(&node, &pod, &format!("{NO_RULES}limits:\n  max_uri_bytes: 64\n"));
+    let engine = PodEngine::start(
+        &node,
+        &pod,
+        &format!("{NO_RULES}limits:\n  max_uri_bytes: 64\n"),
+    );
     let to = SocketAddr::from((pod.ipv4(), 8080));
     let long = "a".repeat(200);
     let resp = request(

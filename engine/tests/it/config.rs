@@ -122,5 +122,8 @@ fn engine_exits_64_on_a_misspelt_variable() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{err}");
-    assert!(err.contains("did you mean PALISADE_LIMITS_MAX_URI_BYTES?"), "{err}");
+    assert!(
+        err.contains("did you mean PALISADE_LIMITS_MAX_URI_BYTES?"),
+        "{err}"
+    );
 }

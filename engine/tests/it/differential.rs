@@ -91,7 +91,8 @@ impl Drop for App {
 }
 
 fn which(bin: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
 /// Needs the binary; fails under CI=true, skips otherwise.
@@ -126,7 +127,10 @@ fn script_app(name: &'static str, cmd: &str, script: &str, dir: &Path) -> App {
         &mut line,
     )
     .unwrap();
-    let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("{name}: {line:?}"));
+    let port: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}: {line:?}"));
     App {
         name,
         child,
@@ -220,7 +224,16 @@ fn variants() -> Vec<(usize, Vec<u8>)> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut rng = Lcg(9);
     // Request lines: leading bytes, method, separators, target, version, line ends.
-    let prefixes = ["", "\r\n", "\r\n\r\n\r\n\r\n\r\n", "\n\n\n", " ", "\t", "\x0c", "\r\n "];
+    let prefixes = [
+        "",
+        "\r\n",
+        "\r\n\r\n\r\n\r\n\r\n",
+        "\n\n\n",
+        " ",
+        "\t",
+        "\x0c",
+        "\r\n ",
+    ];
     let methods = ["GET", "get", "POST", "OPTIONS", "DELETE", "G\"T"];
     let seps = [" ", "\t", "  ", " \t", "\x0b"];
     let targets = [
@@ -306,8 +319,10 @@ fn variants() -> Vec<(usize, Vec<u8>)> {
             let h = h.replace("\r\n", e);
             out.push(format!("GET /V/h HTTP/1.1{e}{h}{e}Connection: close{e}{e}").into_bytes());
             out.push(
-                format!("POST /V/h HTTP/1.1{e}{h}{e}Connection: close{e}Content-Length: 7{e}{e}q=hello")
-                    .into_bytes(),
+                format!(
+                    "POST /V/h HTTP/1.1{e}{h}{e}Connection: close{e}Content-Length: 7{e}{e}q=hello"
+                )
+                .into_bytes(),
             );
         }
     }
@@ -432,7 +447,10 @@ async fn every_request_real_servers_receive_is_inspected_as_they_see_it() {
         script_app("python", "python3", PYTHON_APP, dir.path()),
         script_app("node", "node", NODE_APP, dir.path()),
     ];
-    let engines: Vec<Engine> = apps.iter().map(|a| Engine::start(a.addr, &config)).collect();
+    let engines: Vec<Engine> = apps
+        .iter()
+        .map(|a| Engine::start(a.addr, &config))
+        .collect();
     let family = variants();
     let sem = Arc::new(tokio::sync::Semaphore::new(24));
     let mut tasks = Vec::new();
@@ -457,8 +475,12 @@ async fn every_request_real_servers_receive_is_inspected_as_they_see_it() {
         // What the rule engine saw, by variant id.
         let mut views: HashMap<usize, Vec<String>> = HashMap::new();
         for line in engine.access() {
-            let Some(msg) = line["message"].as_str() else { continue };
-            let Some(target) = msg.split('|').nth(2) else { continue };
+            let Some(msg) = line["message"].as_str() else {
+                continue;
+            };
+            let Some(target) = msg.split('|').nth(2) else {
+                continue;
+            };
             if let Some(id) = id_of(target) {
                 views.entry(id).or_default().push(msg.to_string());
             }
@@ -466,8 +488,8 @@ async fn every_request_real_servers_receive_is_inspected_as_they_see_it() {
         let text = std::fs::read_to_string(&app.log).unwrap();
         let mut count = 0;
         for line in text.lines() {
-            let rec: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{}: {line}: {e}", app.name));
+            let rec: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {line}: {e}", app.name));
             if app.name == "nginx" && rec["upstream"].as_str().is_none_or(str::is_empty) {
                 continue;
             }
@@ -482,7 +504,9 @@ async fn every_request_real_servers_receive_is_inspected_as_they_see_it() {
             let seen = id_of(target).and_then(|id| views.get(&id));
             if !seen.is_some_and(|v| v.contains(&want)) {
                 let id = id_of(target);
-                let sent = id.and_then(|i| family.get(i)).map(|(_, r)| String::from_utf8_lossy(r).escape_debug().to_string());
+                let sent = id
+                    .and_then(|i| family.get(i))
+                    .map(|(_, r)| String::from_utf8_lossy(r).escape_debug().to_string());
                 failures.push(format!(
                     "{}: app received {want:?}, engine saw {seen:?}; sent {sent:?}",
                     app.name
@@ -495,9 +519,16 @@ async fn every_request_real_servers_receive_is_inspected_as_they_see_it() {
         "{} variants sent to each of nginx, python http.server and node http; requests the apps received: {received:?}",
         family.len()
     );
-    assert!(family.len() >= 600, "the family has {} variants", family.len());
+    assert!(
+        family.len() >= 600,
+        "the family has {} variants",
+        family.len()
+    );
     for (name, n) in &received {
-        assert!(*n >= 100, "{name} received only {n} requests: the harness is broken");
+        assert!(
+            *n >= 100,
+            "{name} received only {n} requests: the harness is broken"
+        );
     }
     assert!(
         failures.is_empty(),

@@ -108,7 +108,10 @@ async fn lenient_request_lines_are_inspected_or_refused_never_relayed() {
         );
     }
     let seen = app.seen();
-    assert!(!seen.contains("attack"), "the app received an attack: {seen:?}");
+    assert!(
+        !seen.contains("attack"),
+        "the app received an attack: {seen:?}"
+    );
 }
 
 /// Class 5: requests pingora refuses are logged with type and reason, and counted.
@@ -192,7 +195,12 @@ async fn raw_quotes_and_angle_brackets_in_the_target_are_inspected() {
     )
     .await;
     assert_eq!(status_of(&resp), 200, "{resp:?}");
-    assert!(app.seen().contains("GET /?q=%22%3Cb%3Efine%3C/b%3E%22 HTTP/1.1"), "{}", app.seen());
+    assert!(
+        app.seen()
+            .contains("GET /?q=%22%3Cb%3Efine%3C/b%3E%22 HTTP/1.1"),
+        "{}",
+        app.seen()
+    );
 }
 
 /// Class 3 and 5: absolute-form targets keep their query; fragments reach the rules.
@@ -223,7 +231,10 @@ async fn absolute_form_queries_and_fragments_are_inspected() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_facing_errors_hide_internals_and_bad_chunks_are_400() {
     // A port nothing listens on: bind, note it, close.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut engine = Engine::start(closed, &rules_config(dir.path()));
     let resp = exchange(
@@ -234,11 +245,19 @@ async fn client_facing_errors_hide_internals_and_bad_chunks_are_400() {
     assert_eq!(status_of(&resp), 502, "{resp:?}");
     let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
     assert!(body.contains("request_id"), "{body}");
-    for secret in [closed.to_string(), closed.port().to_string(), "refused".into(), "Connect".into()] {
+    for secret in [
+        closed.to_string(),
+        closed.port().to_string(),
+        "refused".into(),
+        "Connect".into(),
+    ] {
         assert!(!body.contains(&secret), "502 body reveals {secret}: {body}");
     }
     let line = engine.wait_event(|v| v["type"] == "access", Duration::from_secs(5));
-    assert!(line["error"].as_str().is_some_and(|e| !e.is_empty()), "{line}");
+    assert!(
+        line["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{line}"
+    );
 
     let app = Recorder::start().await;
     let engine = Engine::start(app.addr, &rules_config(dir.path()));
@@ -259,24 +278,46 @@ async fn every_request_on_a_kept_alive_connection_is_checked() {
     let mut engine = Engine::start(app.addr, &rules_config(dir.path()));
     let mut s = tokio::net::TcpStream::connect(engine.addr).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    s.write_all(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let n = s.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("200"), "{:?}", &buf[..n]);
-    s.write_all(b"GET /two?q=attack HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).contains("200"),
+        "{:?}",
+        &buf[..n]
+    );
+    s.write_all(b"GET /two?q=attack HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let n = s.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("403"), "{:?}", &buf[..n]);
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).contains("403"),
+        "{:?}",
+        &buf[..n]
+    );
     let mut s = tokio::net::TcpStream::connect(engine.addr).await.unwrap();
-    s.write_all(b"GET /three HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /three HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let n = s.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("200"));
-    s.write_all(b"GET /four HTTP/1.1\r\nHost: a\r\n folded: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /four HTTP/1.1\r\nHost: a\r\n folded: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
-    assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 400"), "{rest:?}");
+    assert!(
+        String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 400"),
+        "{rest:?}"
+    );
     engine.wait_event(|v| v["type"] == "refused", Duration::from_secs(5));
     let seen = app.seen();
     assert!(seen.contains("/one") && seen.contains("/three"), "{seen}");
-    assert!(!seen.contains("attack") && !seen.contains("/four"), "{seen}");
+    assert!(
+        !seen.contains("attack") && !seen.contains("/four"),
+        "{seen}"
+    );
 }
 
 /// The CRS tree in `../shared`; fails under CI=true, skips (returns None) otherwise.
@@ -307,11 +348,7 @@ fn tls_files(dir: &std::path::Path) -> (String, rcgen::CertifiedKey<rcgen::KeyPa
     (yaml, ck)
 }
 
-async fn h2_tls_get(
-    addr: SocketAddr,
-    ck: &rcgen::CertifiedKey<rcgen::KeyPair>,
-    path: &str,
-) -> u16 {
+async fn h2_tls_get(addr: SocketAddr, ck: &rcgen::CertifiedKey<rcgen::KeyPair>, path: &str) -> u16 {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ck.cert.der().clone()).unwrap();
@@ -373,11 +410,23 @@ async fn http2_benign_requests_pass_and_attacks_are_blocked_under_the_crs() {
     );
     assert_eq!(line["protocol"], "HTTP/2.0");
     assert!(
-        !line["rule_ids"].as_array().unwrap().iter().any(|id| id == 920280),
+        !line["rule_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|id| id == 920280),
         "{line}"
     );
     let tls_addr = engine.tls.expect("TLS listener");
     // hyper sends no user-agent; CRS PL1 does not require one.
-    assert_eq!(h2_tls_get(tls_addr, &ck, "/products?id=42").await, 200, "{:?}", engine.access());
-    assert_eq!(h2_tls_get(tls_addr, &ck, "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await, 403);
+    assert_eq!(
+        h2_tls_get(tls_addr, &ck, "/products?id=42").await,
+        200,
+        "{:?}",
+        engine.access()
+    );
+    assert_eq!(
+        h2_tls_get(tls_addr, &ck, "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await,
+        403
+    );
 }

@@ -108,7 +108,12 @@ mod tests {
             (b"{\"jsonrpc\":\"2.0\"}\n", Proto::Other),
         ];
         for (bytes, want) in cases {
-            assert_eq!(classify(bytes), *want, "{:?}", bytes.escape_ascii().to_string());
+            assert_eq!(
+                classify(bytes),
+                *want,
+                "{:?}",
+                bytes.escape_ascii().to_string()
+            );
         }
     }
 

@@ -150,7 +150,11 @@ fn framing(head: &[u8]) -> Result<(), Refusal> {
     let mut te = Vec::new();
     let mut cl = 0;
     // pingora accepted the head, so every line after the first is `name: value`.
-    for line in head.split(|b| *b == b'\n').skip_while(|l| l.trim_ascii().is_empty()).skip(1) {
+    for line in head
+        .split(|b| *b == b'\n')
+        .skip_while(|l| l.trim_ascii().is_empty())
+        .skip(1)
+    {
         let Some(colon) = line.iter().position(|b| *b == b':') else {
             continue;
         };
@@ -187,7 +191,11 @@ fn framing(head: &[u8]) -> Result<(), Refusal> {
 
 /// pingora's explanation without its dump of the whole buffer.
 fn reason(e: &pingora::Error) -> String {
-    let context = e.context.as_ref().map(|c| c.to_string()).unwrap_or_default();
+    let context = e
+        .context
+        .as_ref()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
     let r = if context.is_empty() || context.starts_with("buf:") {
         match &e.cause {
             Some(c) => format!("unparseable request head: {c}"),
@@ -235,7 +243,10 @@ mod tests {
     }
 
     async fn refused(head: &str) -> Option<(u16, &'static str)> {
-        check(head.as_bytes()).await.err().map(|r| (r.status, r.kind))
+        check(head.as_bytes())
+            .await
+            .err()
+            .map(|r| (r.status, r.kind))
     }
 
     #[tokio::test]
