@@ -153,6 +153,19 @@ impl Phases for SecLangInspection {
         self.0.process_request_body(body).map(verdict)
     }
 
+    fn streams_request_body(&self) -> bool {
+        // Multipart file contents are counted, not kept; the no-files limit applies there.
+        true
+    }
+
+    fn request_body_chunk(&mut self, chunk: &[u8]) -> Option<Verdict> {
+        self.0.request_body_chunk(chunk).map(verdict)
+    }
+
+    fn request_body_end(&mut self) -> Option<Verdict> {
+        self.0.request_body_end().map(verdict)
+    }
+
     fn response_headers(
         &mut self,
         status: u16,

@@ -133,7 +133,7 @@ impl ProxyHttp for Engine {
         }
         let snap = self.snapshot(ctx);
         if ctx.body_in > snap.config.limits.max_body_bytes {
-            return Err(self.enforce_late(ctx, limits::body_too_large()));
+            return Err(self.enforce(ctx, limits::body_too_large()));
         }
         self.check_body_rate(ctx, &snap)?;
         self.hold_body(body, end_of_stream, ctx, &snap)
@@ -235,7 +235,7 @@ impl ProxyHttp for Engine {
         if let Some(v) = verdict
             && self.rule_verdict(ctx, v.clone(), mode)
         {
-            return Err(self.enforce_late(ctx, v));
+            return Err(self.enforce(ctx, v));
         }
         if ctx.hold.take().is_some() {
             // The app answered before the whole body arrived: it never saw the body, and
@@ -251,7 +251,7 @@ impl ProxyHttp for Engine {
             {
                 let v = over_limit(500, "response_body_limit");
                 if self.rule_verdict(ctx, v.clone(), mode) {
-                    return Err(self.enforce_late(ctx, v));
+                    return Err(self.enforce(ctx, v));
                 }
             }
             ctx.resp_buf = Some(BytesMut::new());
@@ -288,7 +288,7 @@ impl ProxyHttp for Engine {
                 let v = over_limit(500, "response_body_limit");
                 if self.rule_verdict(ctx, v.clone(), i.mode) {
                     // The head is already out: all that is left is to cut the connection.
-                    self.enforce_late(ctx, v);
+                    self.enforce(ctx, v);
                     ctx.drop_connection = true;
                     return Err(Error::explain(
                         ErrorType::ConnectionClosed,
@@ -306,7 +306,7 @@ impl ProxyHttp for Engine {
             && self.rule_verdict(ctx, v.clone(), i.mode)
         {
             // The head is already out: all that is left is to cut the connection.
-            self.enforce_late(ctx, v);
+            self.enforce(ctx, v);
             ctx.drop_connection = true;
             return Err(Error::explain(
                 ErrorType::ConnectionClosed,
@@ -325,20 +325,8 @@ impl ProxyHttp for Engine {
         if ctx.drop_connection {
             return no_reuse(0);
         }
-        if ctx.decision == Decision::Block
-            && let Some(v) = ctx.verdict.clone()
-        {
-            let rule = (v.rule_id != 0).then_some(v.rule_id);
-            let written = respond::json(
-                session,
-                v.status,
-                "blocked",
-                &ctx.request_id,
-                rule,
-                Some(&v.message),
-                None,
-            )
-            .await;
+        if ctx.decision == Decision::Block && ctx.verdict.is_some() {
+            let written = phases::answer_verdict(session, ctx).await;
             return no_reuse(written.unwrap_or(0));
         }
         let (code, kind) = classify_error(e);
