@@ -352,7 +352,11 @@ impl ProxyHttp for Engine {
         };
         // The client learns the status and the request id; the upstream address and the
         // error chain are internals and go to the log only.
-        tracing::warn!(request_id = %ctx.request_id, status = code, upstream = ?ctx.upstream, error = %e, "request failed");
+        if code >= 500 {
+            tracing::warn!(request_id = %ctx.request_id, status = code, upstream = ?ctx.upstream, error = %e, "request failed");
+        } else {
+            tracing::debug!(request_id = %ctx.request_id, status = code, error = %e, "request refused");
+        }
         let written = respond::json(session, code, error, &ctx.request_id, None, None, None).await;
         no_reuse(written.unwrap_or(0))
     }

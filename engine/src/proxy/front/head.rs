@@ -84,9 +84,38 @@ fn target_span(head: &[u8]) -> Option<(usize, &[u8])> {
     let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
     let line = &rest[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let first = line.iter().position(|b| *b == b' ')?;
-    let last = line.iter().rposition(|b| *b == b' ')?;
-    (last > first + 1).then(|| (start + first + 1, &line[first + 1..last]))
+    // httparse takes runs of spaces and tabs between the parts; the target is what
+    // lies between the method and the version.
+    let ws = |b: &u8| *b == b' ' || *b == b'\t';
+    let first = line.iter().position(ws)?;
+    let last = line.iter().rposition(ws)?;
+    let lead = line[first..].iter().take_while(|b| ws(b)).count();
+    let from = first + lead;
+    if last < from {
+        return None;
+    }
+    let middle = &line[from..last];
+    let trail = middle.iter().rev().take_while(|b| ws(b)).count();
+    let target = &middle[..middle.len() - trail];
+    (!target.is_empty()).then_some((start + from, target))
+}
+
+/// Whether the request line separates method, target and version by single spaces.
+/// httparse is stricter, but pingora's fallback for targets it rejects re-reads the
+/// line with a regex that keeps extra separators inside the target (`GET  /a` reaches
+/// the app as `%20/a`), so such lines are refused rather than seen two ways.
+fn single_spaced(head: &[u8]) -> bool {
+    let Some((at, target)) = target_span(head) else {
+        return true;
+    };
+    let before = head[..at]
+        .iter()
+        .rev()
+        .take_while(|b| **b == b' ' || **b == b'\t');
+    let after = head[at + target.len()..]
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t');
+    before.eq(b" ".iter()) && after.eq(b" ".iter())
 }
 
 /// The request target as the client sent it (fragment and all), for the rules.
@@ -130,6 +159,13 @@ pub async fn check(head: &[u8]) -> Result<(), Refusal> {
         Ok(Some(_)) => {}
         Ok(None) => return Err(Refusal::new(400, "parse", "empty request head")),
         Err(e) => return Err(Refusal::new(400, "parse", reason(&e))),
+    }
+    if !single_spaced(head) {
+        return Err(Refusal::new(
+            400,
+            "parse",
+            "request line parts not separated by single spaces",
+        ));
     }
     let req = s.req_header();
     if req.method == http::Method::CONNECT {
@@ -271,6 +307,9 @@ mod tests {
             "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
             "GET\t/ HTTP/1.1\r\n\r\n",
+            "GET  /a HTTP/1.1\r\n\r\n",
+            "GET \t/a HTTP/1.1\r\n\r\n",
+            "GET /a\"  HTTP/1.1\r\n\r\n",
         ] {
             assert_eq!(refused(bad).await.map(|r| r.1), Some("parse"), "{bad:?}");
         }
