@@ -20,6 +20,9 @@ pub struct Metrics {
     pub non_http: IntCounterVec,
     pub access_log_dropped: IntCounter,
     pub rule_matches: IntCounterVec,
+    pub uninspected: IntCounterVec,
+    pub slow_clients: IntCounterVec,
+    pub connections_rejected: IntCounter,
     build_info: IntGaugeVec,
 }
 
@@ -114,6 +117,24 @@ impl Metrics {
                 "Rule matches (disruptive or not), by rule id and mode.",
                 &["rule_id", "mode"],
             ),
+            uninspected: counter(
+                "palisade_uninspected_total",
+                "Requests with a part forwarded without (full) inspection, by part (request_body, response_body).",
+                &["part"],
+            ),
+            slow_clients: counter(
+                "palisade_slow_clients_total",
+                "Connections cut for sending too slowly, by part (head, body).",
+                &["part"],
+            ),
+            connections_rejected: reg(
+                &r,
+                IntCounter::new(
+                    "palisade_connections_rejected_total",
+                    "Client connections refused because limits.max_connections were open.",
+                )
+                .expect("static metric name"),
+            ),
             build_info: reg(
                 &r,
                 IntGaugeVec::new(
@@ -132,6 +153,12 @@ impl Metrics {
             .set(1);
         for kind in ["connect", "timeout", "closed", "other"] {
             m.upstream_errors.with_label_values(&[kind]);
+        }
+        for part in ["request_body", "response_body"] {
+            m.uninspected.with_label_values(&[part]);
+        }
+        for part in ["head", "body"] {
+            m.slow_clients.with_label_values(&[part]);
         }
         for result in ["success", "failure"] {
             m.reloads.with_label_values(&[result]);

@@ -86,6 +86,9 @@ pub struct Timeouts {
     pub drain_ms: u64,
     /// Wait for the first bytes before deciding HTTP or not.
     pub protocol_detect_ms: u64,
+    /// Longest wait for the next bytes of a request body; with
+    /// `limits.min_request_body_rate` also the body's initial allowance.
+    pub request_body_read_ms: u64,
 }
 
 /// Limits enforced by the built-in limits inspector (in every mode).
@@ -97,6 +100,21 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     pub max_body_bytes: u64,
     pub allowed_methods: Vec<String>,
+    /// Slowest average request body upload tolerated, in bytes per second (0: off).
+    pub min_request_body_rate: u64,
+    /// Most client connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+}
+
+/// What happens to a body larger than its inspection limit (ModSecurity's
+/// `SecRequestBodyLimitAction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyLimitAction {
+    /// Refuse it (413 for requests) in block mode.
+    Reject,
+    /// Inspect up to the limit and forward the rest uninspected.
+    ProcessPartial,
 }
 
 /// Rule inspection settings, handed to the rule inspector.
@@ -107,14 +125,21 @@ pub struct Inspection {
     /// Rule files or glob patterns, loaded in order.
     pub rules: Vec<String>,
     pub paranoia_level: u8,
-    /// Most request body bytes buffered for inspection.
+    /// Most request body bytes inspected (`SecRequestBodyLimit`).
     pub request_body_limit: usize,
-    /// Most response body bytes buffered for inspection.
+    /// Most request body bytes inspected apart from multipart file contents
+    /// (`SecRequestBodyNoFilesLimit`).
+    pub request_body_no_files_limit: usize,
+    pub request_body_limit_action: BodyLimitAction,
+    /// Request body bytes held in memory; beyond, the body spills to `tmp_dir`.
+    pub request_body_in_memory_limit: usize,
+    /// Most response body bytes held back for inspection.
     pub response_body_limit: usize,
+    pub response_body_limit_action: BodyLimitAction,
 }
 
-/// The largest request body pingora can replay to the app after inspection.
-pub const MAX_INSPECT_REQUEST_BODY: usize = 64 * 1024;
+/// The largest `inspection.request_body_limit` accepted (1 GiB).
+pub const MAX_INSPECT_REQUEST_BODY: usize = 1024 * 1024 * 1024;
 
 // === impl Config ===
 
@@ -153,6 +178,7 @@ impl Default for Timeouts {
             upstream_response_ms: 60_000,
             drain_ms: 30_000,
             protocol_detect_ms: 1_000,
+            request_body_read_ms: 30_000,
         }
     }
 }
@@ -169,6 +195,9 @@ impl Default for Limits {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            // Apache's mod_reqtimeout `MinRate=500`, rounded up.
+            min_request_body_rate: 512,
+            max_connections: 10_000,
         }
     }
 }
@@ -179,8 +208,13 @@ impl Default for Inspection {
             mode: Mode::Block,
             rules: Vec::new(),
             paranoia_level: 1,
-            request_body_limit: MAX_INSPECT_REQUEST_BODY,
-            response_body_limit: 64 * 1024,
+            // ModSecurity's recommended configuration.
+            request_body_limit: 13_107_200,
+            request_body_no_files_limit: 131_072,
+            request_body_limit_action: BodyLimitAction::Reject,
+            request_body_in_memory_limit: 131_072,
+            response_body_limit: 524_288,
+            response_body_limit_action: BodyLimitAction::ProcessPartial,
         }
     }
 }

@@ -37,6 +37,7 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
         ("timeouts.upstream_connect_ms", t.upstream_connect_ms),
         ("timeouts.upstream_response_ms", t.upstream_response_ms),
         ("timeouts.protocol_detect_ms", t.protocol_detect_ms),
+        ("timeouts.request_body_read_ms", t.request_body_read_ms),
     ] {
         if v == 0 || v > 86_400_000 {
             return Err(ConfigError::invalid(
@@ -95,6 +96,30 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             "inspection.request_body_limit",
             i.request_body_limit,
             format!("0 to {MAX_INSPECT_REQUEST_BODY} (bytes)"),
+        ));
+    }
+    if i.request_body_no_files_limit > i.request_body_limit {
+        return Err(ConfigError::invalid(
+            "inspection.request_body_no_files_limit",
+            i.request_body_no_files_limit,
+            format!(
+                "0 to inspection.request_body_limit ({})",
+                i.request_body_limit
+            ),
+        ));
+    }
+    if i.request_body_in_memory_limit > 64 * 1024 * 1024 {
+        return Err(ConfigError::invalid(
+            "inspection.request_body_in_memory_limit",
+            i.request_body_in_memory_limit,
+            "0 to 67108864 (bytes)",
+        ));
+    }
+    if !(1..=1_000_000).contains(&l.max_connections) {
+        return Err(ConfigError::invalid(
+            "limits.max_connections",
+            l.max_connections,
+            "1 to 1000000",
         ));
     }
     if i.response_body_limit > 16 * 1024 * 1024 {

@@ -11,9 +11,9 @@
 //! | phase | call | when |
 //! | --- | --- | --- |
 //! | 1 | [`Inspection::request_headers`] | request head parsed, before the app is contacted |
-//! | 2 | [`Inspection::request_body`] | always after phase 1; with the buffered body (at most `inspection.request_body_limit` bytes) only if [`Inspection::wants_request_body`], else with `&[]` |
+//! | 2 | [`Inspection::request_body`] | always after phase 1; with the whole body (held back until complete, at most `inspection.request_body_limit` bytes, or the no-files limit for non-multipart bodies; the first that many with `process_partial`) only if [`Inspection::wants_request_body`], else with `&[]` |
 //! | 3 | [`Inspection::response_headers`] | app's response head, before anything is sent to the client |
-//! | 4 | [`Inspection::response_body`] | only if [`Inspection::wants_response_body`]; body held back up to `inspection.response_body_limit` |
+//! | 4 | [`Inspection::response_body`] | only if [`Inspection::wants_response_body`]; body held back up to `inspection.response_body_limit` (beyond it, with `process_partial`, the first that many bytes) |
 //! | 5 | [`Inspection::logging`] | after the response, before the access log line |
 //!
 //! Each phase may return a [`Verdict`]. What happens to it depends on

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use palisade_inspect::{Disruptive, EngineMode, Intervention, LoadOptions, RuleSet, Transaction};
 
 use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, Verdict};
-use crate::config::{ConfigError, Inspection, Mode};
+use crate::config::{BodyLimitAction, ConfigError, Inspection, Mode};
 
 /// Errors while loading rules; reloads keep the old rule set on any of them.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +57,10 @@ pub fn load(cfg: &Inspection) -> Result<Option<Arc<dyn Inspector>>, RulesError> 
     if cfg.mode == Mode::Off || cfg.rules.is_empty() {
         return Ok(None);
     }
+    let mut prelude = palisade_inspect::settings_prelude(EngineMode::On, cfg.paranoia_level, None)?;
+    prelude.push_str(&body_limits(cfg));
     let options = LoadOptions {
-        prelude: palisade_inspect::settings_prelude(EngineMode::On, cfg.paranoia_level, None)?,
+        prelude,
         files: rule_files(cfg)?,
         ..LoadOptions::default()
     };
@@ -69,6 +71,24 @@ pub fn load(cfg: &Inspection) -> Result<Option<Arc<dyn Inspector>>, RulesError> 
         "rules loaded"
     );
     Ok(Some(Arc::new(SecLangInspector { rules })))
+}
+
+/// The engine's body limits as the rule engine's directives, so the rule engine (which
+/// sees multipart parts, and so enforces the no-files limit on them) uses the same
+/// numbers. Rule files loaded after the prelude may still lower them.
+fn body_limits(cfg: &Inspection) -> String {
+    let action = |a| match a {
+        BodyLimitAction::Reject => "Reject",
+        BodyLimitAction::ProcessPartial => "ProcessPartial",
+    };
+    format!(
+        "SecRequestBodyLimit {}\nSecRequestBodyNoFilesLimit {}\nSecRequestBodyLimitAction {}\nSecResponseBodyLimit {}\nSecResponseBodyLimitAction {}\n",
+        cfg.request_body_limit,
+        cfg.request_body_no_files_limit,
+        action(cfg.request_body_limit_action),
+        cfg.response_body_limit,
+        action(cfg.response_body_limit_action),
+    )
 }
 
 /// The loaded rule set; one [`Transaction`] per request.

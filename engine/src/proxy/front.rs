@@ -102,22 +102,6 @@ pub struct Front {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// Counts an open client connection for the gauge and the drain.
-struct ConnGuard<'a>(&'a prometheus::IntGauge);
-
-impl<'a> ConnGuard<'a> {
-    fn new(g: &'a prometheus::IntGauge) -> Self {
-        g.inc();
-        ConnGuard(g)
-    }
-}
-
-impl Drop for ConnGuard<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 #[async_trait]
 impl ServerApp for Front {
     async fn process_new(
@@ -125,14 +109,25 @@ impl ServerApp for Front {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        let _conn = ConnGuard::new(&self.shared.metrics.active_connections);
+        let snap = self.shared.snapshot();
+        let m = &self.shared.metrics;
+        let max = snap.config.limits.max_connections;
+        let Some(_conn) = self.shared.conns.admit(max, &m.active_connections) else {
+            m.connections_rejected.inc();
+            super::conns::refuse(stream).await;
+            return None;
+        };
         if stream.get_ssl_digest().is_some() {
             // TLS: ALPN already chose h1 or h2.
             return self.h2c.process_new(stream, shutdown).await;
         }
-        let snap = self.shared.snapshot();
         let t = &snap.config.timeouts;
-        let mut fs = FrontStream::new(stream, Duration::from_millis(t.request_header_ms));
+        let mut fs = FrontStream::new(
+            stream,
+            Duration::from_millis(t.request_header_ms),
+            self.shared.conns.clone(),
+            m.slow_clients.with_label_values(&["head"]),
+        );
         let detect = tokio::time::timeout(Duration::from_millis(t.protocol_detect_ms), async {
             loop {
                 match classify(fs.buffered()) {

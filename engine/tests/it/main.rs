@@ -4,6 +4,7 @@
 #[allow(dead_code)] // helpers shared by all test modules; each uses a subset
 mod support;
 
+mod bodies;
 mod config;
 mod crs;
 mod drain;
