@@ -312,3 +312,47 @@ async fn form_over_the_no_files_limit_is_refused_or_partly_inspected() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_fields_beyond_the_no_files_limit_are_a_body_error_files_are_not() {
+    let app = app::http().await;
+    let engine = start(app.addr, "block", "");
+    // 2 MB of file contents: only the request body limit applies to them.
+    let mut s = client::connect(engine.addr).await;
+    let resp = client::send(
+        &mut s,
+        multipart_request("/digest", upload(2_000_000, "ok")),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    // 200 KB in a form field: over the no-files limit (128 KiB), as in ModSecurity.
+    let big_field = "w".repeat(200_000);
+    let mut s = client::connect(engine.addr).await;
+    let resp = client::send(&mut s, multipart_request("/digest", upload(10, &big_field))).await;
+    assert_eq!(resp.status(), 400, "{:?}", resp.body());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crs_blocks_an_xss_in_the_last_kilobyte_of_a_one_megabyte_form() {
+    let Some(crs) = crate::crs::crs_dir() else {
+        return;
+    };
+    let app = app::http().await;
+    let cfg = format!(
+        "{}  request_body_no_files_limit: 2097152\n",
+        crate::crs::crs_config(&crs, "block")
+    );
+    let engine = Engine::start(app.addr, &cfg);
+    let benign = form(1_000_000, "thanks");
+    let mut s = client::connect(engine.addr).await;
+    let resp = client::send(&mut s, form_request(benign.clone())).await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.body());
+    assert_eq!(resp.body(), app::digest(&benign).as_bytes());
+    let attack = form(
+        1_000_000,
+        "%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E",
+    );
+    let mut s = client::connect(engine.addr).await;
+    let resp = client::send(&mut s, form_request(attack)).await;
+    assert_eq!(resp.status(), 403, "{:?}", resp.body());
+}
