@@ -48,6 +48,21 @@ pub fn require_netns_env() -> bool {
     )
 }
 
+/// The running test's function name, as libtest and nextest name the thread that runs it
+/// (`module::test_fn` gives `test_fn`), sanitised for namespace and file names; `test` where
+/// the harness runs tests on the main thread (`--test-threads=1`).
+pub fn test_name() -> String {
+    let thread = std::thread::current();
+    let name = thread
+        .name()
+        .filter(|n| *n != "main")
+        .and_then(|n| n.rsplit("::").next())
+        .unwrap_or("test");
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
 /// The path of `tool` in PATH (or /usr/sbin, /sbin).
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();

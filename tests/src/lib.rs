@@ -17,7 +17,7 @@
 //! use palisade_tests::{PodConfig, TestNode, require_netns_env};
 //! # fn t() {
 //! if !require_netns_env() { return; }              // fails under CI=true, skips otherwise
-//! let node = TestNode::new("my_test");
+//! let node = TestNode::for_test();
 //! let pod = node.add_pod(PodConfig::injected("web")).expect("CNI ADD");
 //! let app = pod.netns().listen("0.0.0.0:8080");  // socket lives in the pod namespace
 //! let conn = node.netns().connect((pod.ipv4(), 8080)); // connect from the node
@@ -52,13 +52,16 @@ mod pod;
 pub use cni::PluginOutput;
 pub use engine::{PodEngine, serve_http, serve_lines};
 pub use env::{
-    bin, ci, require, require_netns_env, require_root, shared_dir, which, workspace_root,
+    bin, ci, require, require_netns_env, require_root, shared_dir, test_name, which, workspace_root,
 };
 pub use netns::{Background, Netns, accept_within, original_dst, ruleset_snapshot};
 pub use node::{CniFailure, PodConfig, TestNode};
 pub use pod::TestPod;
 
 /// The annotation marking a pod the injector has processed.
-pub const INJECTED: (&str, &str) = ("palisade.dev/status", "injected");
+pub const INJECTED: (&str, &str) = (
+    palisade_api::names::STATUS,
+    palisade_api::names::STATUS_INJECTED,
+);
 /// Directory of Debian's CNI reference plugins.
 pub const CNI_PLUGIN_DIR: &str = "/usr/lib/cni";

@@ -124,6 +124,12 @@ pub struct TestNode {
 }
 
 impl TestNode {
+    /// [`TestNode::new`] named after the running test ([`crate::env::test_name`]), so a
+    /// leftover namespace says which test left it.
+    pub fn for_test() -> TestNode {
+        Self::new(&crate::env::test_name())
+    }
+
     /// Creates the node namespace `pal-<pid>-<test>-node` (pods: `pal-<pid>-<test>-<pod>`),
     /// after deleting namespaces left by test processes that were killed before their drop.
     pub fn new(test: &str) -> TestNode {

@@ -41,7 +41,7 @@ fn auto_uses_native_nft_in_a_fresh_namespace() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("auto-nft");
+    let node = TestNode::for_test();
     let pod = seed_and_add(&node, None);
     assert_eq!(palisade_in(&pod), (true, false, false));
 }
@@ -51,7 +51,7 @@ fn auto_uses_iptables_nft_when_iptables_nft_rules_exist() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("auto-iptables-nft");
+    let node = TestNode::for_test();
     let pod = seed_and_add(&node, Some("iptables-nft"));
     assert_eq!(palisade_in(&pod), (false, true, false));
 }
@@ -61,7 +61,7 @@ fn auto_uses_legacy_when_legacy_rules_exist() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("auto-legacy");
+    let node = TestNode::for_test();
     let pod = seed_and_add(&node, Some("iptables-legacy"));
     assert_eq!(palisade_in(&pod), (false, false, true));
     let del = pod.palisade("DEL");

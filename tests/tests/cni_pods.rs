@@ -14,7 +14,7 @@ fn pod_that_is_not_injected_gets_no_rules() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("not-injected");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(PodConfig::plain("web").annotation("palisade.dev/exclude-inbound-ports", "8081"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -39,7 +39,7 @@ fn bad_input_gets_the_right_cni_error_and_leaves_the_netns_unchanged() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("bad-input");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(PodConfig::injected("web").without_palisade())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -89,7 +89,7 @@ fn del_succeeds_when_the_netns_is_already_gone() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("del-gone");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(PodConfig::injected("web"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -110,7 +110,7 @@ fn status_and_gc_succeed_on_a_ready_node() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("status-gc");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(PodConfig::plain("web"))
         .unwrap_or_else(|e| panic!("{e}"));

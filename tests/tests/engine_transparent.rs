@@ -57,7 +57,7 @@ fn engine_transparent_forwards_redirected_http_to_app_on_loopback() {
     if !require_env() {
         return;
     }
-    let node = TestNode::new("engine_tp_http");
+    let node = TestNode::for_test();
     let pod = pod_with_app(&node);
     let engine = PodEngine::start(&node, &pod, NO_RULES);
     let mut targets: Vec<IpAddr> = vec![pod.ipv4().into()];
@@ -99,7 +99,7 @@ fn engine_transparent_answers_limit_violations_before_the_app() {
     if !require_env() {
         return;
     }
-    let node = TestNode::new("engine_tp_limit");
+    let node = TestNode::for_test();
     let pod = pod_with_app(&node);
     let engine = PodEngine::start(
         &node,
@@ -125,7 +125,7 @@ fn engine_transparent_passes_non_http_through_to_the_original_port() {
     if !require_env() {
         return;
     }
-    let node = TestNode::new("engine_tp_tcp");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(PodConfig::injected("db"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -173,7 +173,7 @@ fn engine_transparent_with_crs_passes_the_cluster_e2e_traffic_checks() {
     {
         return;
     }
-    let node = TestNode::new("engine_tp_crs");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(
             PodConfig::injected("web").annotation("palisade.dev/exclude-inbound-ports", "8081"),

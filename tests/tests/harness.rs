@@ -9,7 +9,7 @@ fn reference_plugins_wire_a_pod_the_node_can_reach() {
     if !require_netns_env() {
         return;
     }
-    let node = TestNode::new("harness_wires_pod");
+    let node = TestNode::for_test();
     let pod = node
         .add_pod(PodConfig::plain("web").without_palisade().ipv6())
         .expect("CNI ADD");

@@ -116,7 +116,7 @@ fn validate_fails_a_pod_wired_without_palisade_and_passes_a_wired_one() {
         return;
     }
     let init = bin("palisade-init");
-    let node = TestNode::new("init-validate");
+    let node = TestNode::for_test();
     let validate = |pod: &palisade_tests::TestPod<'_>, annotations: &[(&str, &str)]| {
         let log = node
             .dir()
