@@ -26,3 +26,33 @@ pub const REDIRECT_MISSING_MARKER: &str = "palisade: redirect missing";
 
 /// [`REDIRECT_MISSING`] as Kubernetes reports exit codes (`ContainerStateTerminated.exitCode`).
 pub const REDIRECT_MISSING_K8S: i32 = REDIRECT_MISSING as i32;
+
+/// The `Exit codes:` section of a binary's `--help`, from the binary's own table of
+/// `(code, meaning)`, followed by the logging convention, so the text cannot drift from the
+/// constants.
+pub fn help(codes: &[(u8, &str)]) -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, meaning) in codes {
+        out.push_str(&format!("  {code:<3} {meaning}\n"));
+    }
+    out.push_str(&format!(
+        "\nLogging: {} (default {}), e.g. {}=debug.",
+        crate::names::LOG_ENV,
+        crate::names::DEFAULT_LOG,
+        crate::names::LOG_ENV
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_lists_each_code_with_its_meaning() {
+        let text = super::help(&[(0, "fine"), (64, "bad config")]);
+        assert!(
+            text.starts_with("Exit codes:\n  0   fine\n  64  bad config\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("PALISADE_LOG=debug."), "{text}");
+    }
+}

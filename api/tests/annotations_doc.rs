@@ -1,6 +1,10 @@
 //! docs/annotations.md and this crate agree: the table lists exactly [`ANNOTATIONS`], with
 //! the same allowed values and defaults, and every example value parses.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use palisade_api::{ANNOTATIONS, EnginePorts, PodAnnotations};

@@ -1,6 +1,10 @@
 //! The binary speaks the CNI protocol: result or error JSON on stdout, exit status, codes.
 //! No root needed: these never reach a network namespace.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -1,6 +1,10 @@
 //! The injector.json the palisade chart renders (pinned by scripts/ci.d/20-charts.sh, which
 //! compares it with Helm's output) is accepted by the injector's config parser.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_api::RedirectMode;

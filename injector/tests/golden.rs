@@ -2,6 +2,10 @@
 //! tests/golden/ (regenerate with UPDATE_GOLDEN=1). scripts/ci.d/20-charts.sh validates every
 //! golden pod strictly against the Kubernetes 1.29 and 1.33 schemas.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,10 @@
 //! The running `palisade-injector` binary answers real AdmissionReview v1 requests over HTTPS,
 //! and picks up a new serving certificate from its files without a restart.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

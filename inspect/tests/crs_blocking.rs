@@ -1,5 +1,10 @@
 //! Both CRS releases, loaded as a user would (blocking mode, paranoia level 1), block
 //! a basic attack set before the application and let ordinary requests through.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_inspect::{

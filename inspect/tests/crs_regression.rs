@@ -3,6 +3,11 @@
 //! the suite's README configures it (DetectionOnly, paranoia level 4), and scored on
 //! `expect_ids` / `no_expect_ids` / `match_regex` / `no_match_regex`. Responses come
 //! from an in-process stand-in for the suite's `/reflect` backend.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod ftw;
 

@@ -1,4 +1,9 @@
 //! Both supported Core Rule Set releases load with zero errors.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_inspect::{LoadOptions, RuleSet};

@@ -5,6 +5,11 @@
 //! and the multipart flags, `REQBODY_ERROR`, `ARGS`, `FILES` and `FILES_SIZES`
 //! must agree. The few cases where Palisade is deliberately different are listed
 //! in `KNOWN` with the reason.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_inspect::{ConnInfo, LoadOptions, RequestHead, RuleSet};

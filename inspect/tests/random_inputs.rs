@@ -1,5 +1,10 @@
 //! Deterministic random inputs (a fixed-seed generator, no extra crates) through every
 //! transformation, the SecLang parser and full-CRS evaluation: nothing may panic.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_inspect::{ConnInfo, LoadOptions, RequestHead, RuleSet, apply_transform_by_name};

@@ -1,6 +1,11 @@
 //! Request bodies through the whole engine: the streaming body API, and CRS v4 (PL1,
 //! blocking, ModSecurity's recommended base settings) on multipart, JSON, XML and
 //! URL-encoded bodies shaped the way attackers and ordinary clients shape them.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_inspect::{

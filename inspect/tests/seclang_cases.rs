@@ -1,6 +1,11 @@
 //! Every operator and transformation case in ../shared/seclang-tests, table-driven.
 //! Known failures are listed below with a reason; the test also checks they still
 //! fail, so a fix must remove its entry.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use palisade_inspect::{apply_transform_by_name, eval_operator_for_test};

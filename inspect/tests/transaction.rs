@@ -1,4 +1,9 @@
 //! Transaction semantics on small inline rule sets: modes, chains, flow, setvar, ctl.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use palisade_inspect::{ConnInfo, Disruptive, LoadOptions, RequestHead, RuleSet, Transaction};
 use std::sync::Arc;
 

@@ -1,6 +1,10 @@
 //! Golden files pin the exact `iptables-restore` input and `nft -f` script for each
 //! configuration. Regenerate after an intended change with `UPDATE_GOLDEN=1 cargo test -p palisade-redirect`.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use palisade_redirect::render::{Family, iptables, nft};

@@ -42,6 +42,10 @@
 //! Binaries of the workspace are found next to the test executable with [`bin`]; build them
 //! first with `cargo build --workspace --bins` (or `-p palisade-cni-plugin -p palisade-init`).
 
+// A test-support library, linked only into tests: a panic (unwrap/expect) is how its helpers
+// report a broken prerequisite to the test that called them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod cni;
 mod engine;
 mod env;

@@ -1,6 +1,10 @@
 //! `backend: auto` picks the front end the namespace already uses, proven by where
 //! palisade-cni's rules land.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use palisade_tests::{PodConfig, TestNode, TestPod, require_netns_env};
 
 fn seed_and_add<'a>(node: &'a TestNode, seed: Option<&str>) -> TestPod<'a> {

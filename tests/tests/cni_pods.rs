@@ -2,6 +2,10 @@
 //! input that must fail with the right CNI error and leave the namespace unchanged, and DEL
 //! after the sandbox is gone.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use palisade_tests::{PodConfig, TestNode, require_netns_env, ruleset_snapshot};
 use serde_json::json;
 

@@ -4,6 +4,10 @@
 //! instead of the annotation); a set they accept yields the same redirect config in the CNI
 //! plugin and in the `palisade-init` container the injector writes. No root needed.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use clap::Parser as _;

@@ -8,6 +8,10 @@
 //! Needs root (`setpriv` from util-linux) and the `palisade-engine` and `palisade-cni`
 //! binaries in this target dir (`cargo build -p palisade-engine -p palisade-cni-plugin`).
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

@@ -1,5 +1,9 @@
 //! The harness itself: pods get addresses from the reference plugins and can talk to the node.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 
 use palisade_tests::{PodConfig, TestNode, require_netns_env};

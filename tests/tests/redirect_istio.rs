@@ -2,6 +2,10 @@
 //! 127.0.0.6 as UID 1337 over loopback) is redirected into the engine in nat OUTPUT, while
 //! the engine's own connections and Istio's ports are left alone.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

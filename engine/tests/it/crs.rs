@@ -11,18 +11,11 @@ use crate::support::{Engine, app, client};
 /// The CRS tree in `../shared`; fails under CI=true, skips (returns None) otherwise.
 pub(crate) fn crs_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crs/v4.28.0");
-    if dir.join("rules").is_dir() {
-        return Some(dir);
-    }
-    let msg = format!(
+    let why = format!(
         "CRS not found at {} (../shared must sit beside the checkout)",
         dir.display()
     );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("skipping: {msg}");
-    None
+    palisade_api::testing::require(dir.join("rules").is_dir(), &why).then_some(dir)
 }
 
 pub(crate) fn crs_config(crs: &std::path::Path, mode: &str) -> String {

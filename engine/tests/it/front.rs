@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::crs::crs_dir;
 use crate::support::{Engine, client};
 
 /// Rules that make the tests' attacks and fragments visible without the CRS.
@@ -318,20 +319,6 @@ async fn every_request_on_a_kept_alive_connection_is_checked() {
         !seen.contains("attack") && !seen.contains("/four"),
         "{seen}"
     );
-}
-
-/// The CRS tree in `../shared`; fails under CI=true, skips (returns None) otherwise.
-fn crs_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crs/v4.28.0");
-    if dir.join("rules").is_dir() {
-        return Some(dir);
-    }
-    let msg = format!("CRS not found at {}", dir.display());
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("skipping: {msg}");
-    None
 }
 
 /// A self-signed localhost certificate, written to `dir`; returns (config yaml, cert).

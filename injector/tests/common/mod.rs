@@ -1,4 +1,5 @@
 //! Shared helpers for the injector's integration tests.
+// Each test crate that includes this module uses a subset of its helpers.
 #![allow(dead_code)]
 
 use std::path::PathBuf;

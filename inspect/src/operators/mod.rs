@@ -12,7 +12,7 @@ use std::path::Path;
 pub use ip::IpSet;
 pub use pm::Pm;
 pub use rx::Rx;
-pub use simple::atoi as atoi_pub;
+pub(crate) use simple::atoi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {

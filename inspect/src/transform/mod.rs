@@ -135,7 +135,3 @@ pub(crate) fn is_hex(c: u8) -> bool {
 }
 
 pub(crate) use decode::url_decode;
-
-pub(crate) fn x2c_pub(hi: u8, lo: u8) -> u8 {
-    x2c(hi, lo)
-}

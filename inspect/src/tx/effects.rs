@@ -1,7 +1,7 @@
 //! Non-disruptive actions: setvar, setenv and ctl.
 use super::{TargetExclusion, Transaction};
 use crate::macros::Macro;
-use crate::operators::atoi_pub as atoi;
+use crate::operators::atoi;
 use crate::rule::{Ctl, Effect, Rule, SetOp};
 use crate::vars::Var;
 

@@ -110,7 +110,7 @@ impl Transaction {
             let cur = self
                 .store
                 .scalar(Var::HighestSeverity)
-                .map(crate::operators::atoi_pub);
+                .map(crate::operators::atoi);
             if cur.is_none_or(|c| (sev as i64) < c) {
                 self.store
                     .set(Var::HighestSeverity, (sev as u8).to_string());

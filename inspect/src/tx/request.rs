@@ -70,7 +70,7 @@ fn percent_decode(input: &[u8]) -> Vec<u8> {
             && input[i + 1].is_ascii_hexdigit()
             && input[i + 2].is_ascii_hexdigit()
         {
-            out.push(crate::transform::x2c_pub(input[i + 1], input[i + 2]));
+            out.push(crate::transform::x2c(input[i + 1], input[i + 2]));
             i += 3;
         } else {
             out.push(input[i]);

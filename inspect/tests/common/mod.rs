@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests: locating ../shared and Debian's CRS.
+// Each test crate that includes this module uses a subset of its helpers.
 #![allow(dead_code)]
 use std::path::PathBuf;
 
@@ -10,17 +11,11 @@ pub fn shared() -> PathBuf {
     repo_root().join("../shared")
 }
 
-/// Returns the path if it exists; otherwise fails under CI=true and returns None (skip) locally.
+/// Returns the path if it exists; otherwise fails under CI=true and returns None (skip)
+/// locally: the workspace's one rule, `palisade_api::testing::require`.
 pub fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
-    if path.exists() {
-        return Some(path);
-    }
-    let msg = format!("{what} not found at {}", path.display());
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg} (CI=true: required)");
-    }
-    eprintln!("skipping: {msg}");
-    None
+    let why = format!("{what} not found at {}", path.display());
+    palisade_api::testing::require(path.exists(), &why).then_some(path)
 }
 
 pub fn crs4() -> Option<PathBuf> {
