@@ -95,7 +95,7 @@ impl ProxyHttp for Engine {
         let mut insp = rules.begin(&conn);
         let mut verdict = {
             let req = session.req_header();
-            let uri = headers::raw_uri(req);
+            let uri = headers::inspected_uri(session);
             insp.request_headers(&headers::head_view(req, &uri))
         };
         let wants_body = verdict.is_none() && insp.wants_request_body();
@@ -350,17 +350,14 @@ impl ProxyHttp for Engine {
             500 => "internal error",
             _ => "bad request",
         };
-        let message = e.to_string();
-        let written = respond::json(
-            session,
-            code,
-            error,
-            &ctx.request_id,
-            None,
-            Some(&message),
-            None,
-        )
-        .await;
+        // The client learns the status and the request id; the upstream address and the
+        // error chain are internals and go to the log only.
+        if code >= 500 {
+            tracing::warn!(request_id = %ctx.request_id, status = code, upstream = ?ctx.upstream, error = %e, "request failed");
+        } else {
+            tracing::debug!(request_id = %ctx.request_id, status = code, error = %e, "request refused");
+        }
+        let written = respond::json(session, code, error, &ctx.request_id, None, None, None).await;
         no_reuse(written.unwrap_or(0))
     }
 

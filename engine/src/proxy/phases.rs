@@ -20,6 +20,10 @@ pub(super) fn classify_error(e: &Error) -> (u16, Option<&'static str>) {
     use ErrorType::*;
     match e.etype() {
         HTTPStatus(code) => (*code, None),
+        // A malformed chunk or head from the client, raised before pingora marks the side.
+        Custom("InvalidChunk") | InvalidHTTPHeader if e.esource() != &ErrorSource::Upstream => {
+            (400, None)
+        }
         etype => match e.esource() {
             ErrorSource::Upstream => match etype {
                 ConnectTimedout | ReadTimedout | WriteTimedout => (504, Some("timeout")),
