@@ -1,6 +1,7 @@
 //! One HTTP exchange evaluated against a [`RuleSet`], phase by phase.
 mod effects;
 mod eval;
+mod prefilter;
 mod request;
 pub(crate) mod store;
 
@@ -94,6 +95,10 @@ pub struct Transaction {
     content_type: Vec<u8>,
     started: std::time::Instant,
     last_phase: u8,
+    /// Which `@rx` links may match which request value (see `ruleset::prefilter`).
+    pf: prefilter::State,
+    /// Off only for the differential tests, which compare against evaluating every rule.
+    use_prefilter: bool,
 }
 
 impl RuleSet {
@@ -124,6 +129,8 @@ impl Transaction {
             content_type: Vec::new(),
             started: std::time::Instant::now(),
             last_phase: 0,
+            pf: prefilter::State::default(),
+            use_prefilter: true,
         }
     }
 
