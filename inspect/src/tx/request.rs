@@ -1,9 +1,7 @@
 //! Fills the variable store from the request and response the host hands over.
 use super::store::Store;
-use super::{ConnInfo, Disruptive, Intervention, RequestHead, Transaction};
-use crate::body;
+use super::{ConnInfo, RequestHead, Transaction};
 use crate::rule::BodyProcessor;
-use crate::ruleset::{BodyLimitAction, EngineMode};
 use crate::vars::Var;
 
 pub fn set_conn(s: &mut Store, c: &ConnInfo) {
@@ -115,6 +113,13 @@ pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
     s.set(Var::QueryString, query.unwrap_or("").as_bytes());
     if let Some(q) = query {
         parse_args(q.as_bytes(), sep, &mut s.args_get);
+        // SecArgumentsLimit: rules never see the arguments past it, and phase 2
+        // reports the body error (see reqbody.rs).
+        let limit = tx.rs.config.arguments_limit;
+        if s.args_get.len() > limit {
+            tx.args_over_limit = s.args_get.len();
+            s.args_get.truncate(limit);
+        }
     }
     for (name, value) in &head.headers {
         s.headers.push((name.as_bytes().to_vec(), value.clone()));
@@ -155,7 +160,7 @@ fn parse_cookies(value: &[u8], out: &mut Vec<(Vec<u8>, Vec<u8>)>) {
     }
 }
 
-fn update_combined_size(s: &mut Store) {
+pub(super) fn update_combined_size(s: &mut Store) {
     let n: usize = s
         .args_get
         .iter()
@@ -163,64 +168,6 @@ fn update_combined_size(s: &mut Store) {
         .map(|(k, v)| k.len() + v.len())
         .sum();
     s.set(Var::ArgsCombinedSize, n.to_string());
-}
-
-pub fn set_body(tx: &mut Transaction, body: &[u8]) -> Option<Intervention> {
-    let cfg = &tx.rs.config;
-    let mut body = body;
-    if body.len() > cfg.request_body_limit {
-        match cfg.request_body_limit_action {
-            BodyLimitAction::Reject => {
-                tx.store.set(Var::InboundDataError, "1");
-                if tx.mode == EngineMode::On {
-                    tx.interrupted = true;
-                    return Some(Intervention {
-                        status: 413,
-                        disruptive: Disruptive::Deny,
-                        rule_id: 0,
-                        message: format!(
-                            "request body is {} bytes, over SecRequestBodyLimit {}",
-                            body.len(),
-                            cfg.request_body_limit
-                        ),
-                    });
-                }
-            }
-            BodyLimitAction::ProcessPartial => {}
-        }
-        body = &body[..cfg.request_body_limit];
-    }
-    let s = &mut tx.store;
-    s.set(Var::RequestBodyLength, body.len().to_string());
-    // REQUEST_BODY holds the raw body except when the XML processor parsed it (then
-    // only `XML:` sees it, unless `ctl:forceRequestBodyVariable=On`); this is what the
-    // CRS regression suite expects (944120-6 vs 934210-13).
-    let raw_visible = tx.body_processor != Some(BodyProcessor::Xml) || tx.force_body_variable;
-    if raw_visible {
-        s.set(Var::RequestBody, body);
-    }
-    let proc = tx.body_processor?;
-    s.set(Var::ReqbodyError, "0");
-    s.set(Var::ReqbodyProcessorError, "0");
-    let result = match proc {
-        BodyProcessor::UrlEncoded => {
-            parse_args(body, cfg.arg_separator, &mut s.args_post);
-            Ok(())
-        }
-        BodyProcessor::Json => body::json::parse(body, &mut s.args_post),
-        BodyProcessor::Xml => body::xml::parse(body).map(|(text, attrs)| {
-            s.xml_text = Some(text);
-            s.xml_attrs = attrs;
-        }),
-        BodyProcessor::Multipart => body::multipart::parse(&tx.content_type, body, s),
-    };
-    if let Err(msg) = result {
-        s.set(Var::ReqbodyError, "1");
-        s.set(Var::ReqbodyProcessorError, "1");
-        s.set(Var::ReqbodyErrorMsg, format!("{}: {msg}", proc.name()));
-    }
-    update_combined_size(s);
-    None
 }
 
 pub fn set_response_head(
