@@ -212,6 +212,7 @@ fn main() {
         rs.rule_count(),
         t0.elapsed().as_secs_f64() * 1000.0
     );
+    println!("prefilter: {}", rs.prefilter_summary());
     run("benign", &rs, &benign(), iters);
     run("attack", &rs, &attacks(), iters);
 }

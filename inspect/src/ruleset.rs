@@ -123,6 +123,11 @@ impl RuleSet {
         &self.config.component_signatures
     }
 
+    /// What the rule prefilter covers (see `docs/inspection.md`), for benchmarks.
+    pub fn prefilter_summary(&self) -> String {
+        self.prefilter.summary()
+    }
+
     /// How many `@rx` patterns needed the PCRE2 fallback.
     pub fn pcre_fallback_count(&self) -> usize {
         fn count(r: &Rule) -> usize {

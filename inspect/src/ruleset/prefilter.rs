@@ -26,13 +26,37 @@ pub struct Group {
 #[derive(Debug)]
 pub struct Prefilter {
     pub groups: Vec<Group>,
-    /// One automaton over every distinct literal, lower-cased, ASCII case ignored.
+    /// One automaton over every distinct literal of two bytes or more, lower-cased,
+    /// ASCII case ignored; `ac_ids` maps its pattern ids to literal ids.
     pub ac: Option<AhoCorasick>,
+    pub ac_ids: Vec<u32>,
+    /// Single-byte literals (lower-cased) and their ids: a byte-presence check is far
+    /// cheaper than reporting every occurrence of a common byte from the automaton.
+    pub bytes: Vec<(u8, u32)>,
     /// Per literal (pattern id of `ac`): the (group, bit) of each link needing it.
     pub owners: Vec<Vec<(u32, u32)>>,
+    /// The literals, by pattern id.
+    pub literals: Vec<Vec<u8>>,
 }
 
 impl Prefilter {
+    /// Links, groups and literals by length, for the benchmark's report.
+    pub fn summary(&self) -> String {
+        let links: usize = self.groups.iter().map(|g| g.links).sum();
+        let mut by_len = [0usize; 4];
+        for l in &self.literals {
+            by_len[l.len().clamp(1, 4) - 1] += 1;
+        }
+        format!(
+            "{links} @rx links prefiltered in {} transformation groups; literals of length 1/2/3/4+: {}/{}/{}/{}",
+            self.groups.len(),
+            by_len[0],
+            by_len[1],
+            by_len[2],
+            by_len[3]
+        )
+    }
+
     /// Words of a group's row bitset.
     pub fn words(&self, group: u32) -> usize {
         self.groups[group as usize].links.div_ceil(64)
@@ -91,13 +115,25 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
             link = l.chain.as_deref_mut();
         }
     }
-    let ac = if lits.is_empty() {
+    let mut ac_ids = Vec::new();
+    let mut bytes = Vec::new();
+    let mut multi: Vec<&[u8]> = Vec::new();
+    for (id, l) in lits.iter().enumerate() {
+        match l.as_slice() {
+            [b] => bytes.push((*b, id as u32)),
+            _ => {
+                ac_ids.push(id as u32);
+                multi.push(l);
+            }
+        }
+    }
+    let ac = if multi.is_empty() {
         None
     } else {
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&lits)
+            .build(&multi)
         {
             Ok(ac) => Some(ac),
             Err(e) => {
@@ -107,7 +143,10 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
                 return Prefilter {
                     groups: Vec::new(),
                     ac: None,
+                    ac_ids: Vec::new(),
+                    bytes: Vec::new(),
                     owners: Vec::new(),
+                    literals: Vec::new(),
                 };
             }
         }
@@ -117,7 +156,14 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
         groups = groups.len(),
         "rule prefilter built"
     );
-    Prefilter { groups, ac, owners }
+    Prefilter {
+        groups,
+        ac,
+        ac_ids,
+        bytes,
+        owners,
+        literals: lits,
+    }
 }
 
 fn clear(rules: &mut [Rule]) {

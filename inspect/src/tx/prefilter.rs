@@ -100,16 +100,30 @@ impl NoopMemo {
     }
 }
 
+/// The ids of the literals `s` holds (ASCII case ignored), sorted.
 fn scan(pf: &Prefilter, s: &[u8]) -> Vec<u32> {
-    let Some(ac) = &pf.ac else {
-        return Vec::new();
-    };
-    let mut out: Vec<u32> = ac
-        .find_overlapping_iter(s)
-        .map(|m| m.pattern().as_u32())
-        .collect();
-    out.sort_unstable();
-    out.dedup();
+    let mut out: Vec<u32> = Vec::new();
+    if !pf.bytes.is_empty() {
+        let mut present = [0u64; 4];
+        for &c in s {
+            let c = c.to_ascii_lowercase();
+            present[usize::from(c >> 6)] |= 1 << (c & 63);
+        }
+        for &(c, id) in &pf.bytes {
+            if present[usize::from(c >> 6)] & (1 << (c & 63)) != 0 {
+                out.push(id);
+            }
+        }
+    }
+    if let Some(ac) = &pf.ac {
+        for m in ac.find_overlapping_iter(s) {
+            out.push(pf.ac_ids[m.pattern().as_usize()]);
+        }
+    }
+    if out.len() > 1 {
+        out.sort_unstable();
+        out.dedup();
+    }
     out
 }
 
