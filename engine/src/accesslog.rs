@@ -25,6 +25,8 @@ pub struct AccessRecord<'a> {
     pub status: u16,
     pub decision: &'a str,
     pub rule_ids: &'a [u32],
+    /// Parts forwarded without (full) inspection: `request_body`, `response_body`.
+    pub uninspected: &'a [&'static str],
     pub message: Option<&'a str>,
     pub upstream: Option<String>,
     pub bytes_in: u64,
