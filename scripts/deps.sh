@@ -8,6 +8,8 @@ APT_PACKAGES=(
     iproute2 iptables nftables containernetworking-plugins
     nginx libnginx-mod-http-modsecurity modsecurity-crs
     wrk hyperfine shellcheck yamllint ruby vagrant util-linux python3-pip python3-venv
+    # engine/tests/it/differential.rs: a Node `http` server behind the engine (with nginx, python3)
+    nodejs
 )
 PIP_PACKAGES=(
     "helm-python-sdk==0.2.2"

@@ -57,11 +57,22 @@ SCENARIOS = [
     ("palisade", [], {"certificates": {"provider": "cert-manager", "certManager": {
         "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}}},
         "grafanaDashboard": {"enabled": False}}, "palisade_external_issuer"),
+    ("palisade", [], {"global": {"imageRegistry": "registry.corp", "anything": {"a": 1}},
+                      "injector": {"replicas": 1},
+                      "certificates": {"provider": "secret", "secret": {
+                          "name": "corp-webhook-tls", "caBundle": "Q0EK"}}},
+     "palisade_byo_secret"),
     ("palisade-cni", [], {}, "cni_default"),
     ("palisade-cni", ["values-openshift.yaml"], {}, "cni_openshift"),
     ("palisade-cni", [], {"repairMode": "deletePods", "cleanupOnExit": False,
                           "cniConfFile": "10-calico.conflist", "excludeNamespaces": []},
      "cni_repair"),
+    ("palisade-cni", [], {"image": {"digest": "sha256:" + "ab" * 32},
+                          "global": {"imageRegistry": "registry.corp", "imagePullSecrets": ["corp-pull"]},
+                          "imagePullSecrets": ["own-pull"], "podAnnotations": {"team": "net"},
+                          "updateStrategy": {"maxUnavailable": "25%"}, "backend": "iptables-legacy",
+                          "resourceQuota": {"enabled": True}, "nodeSelector": {"pool": "web"}},
+     "cni_options"),
 ]
 
 # Values that values.schema.json must reject (Helm fails the render).
@@ -70,9 +81,13 @@ BAD_VALUES = [
     ("palisade", {"engine": {"paranoiaLevel": 5}}),
     ("palisade", {"redirect": {"mode": "ebpf"}}),
     ("palisade", {"injector": {"failurePolicy": "Maybe"}}),
+    ("palisade", {"certificates": {"provider": "vault"}}),
     ("palisade-cni", {"installMode": "both"}),
     ("palisade-cni", {"repairMode": "deleteNodes"}),
     ("palisade-cni", {"cniBinDir": "relative/bin"}),
+    ("palisade-cni", {"image": {"repository": "x", "digest": "latest"}}),
+    ("palisade-cni", {"backend": "ipfw"}),
+    ("palisade-cni", {"updateStrategy": {"maxUnavailable": 0}}),
 ]
 
 
@@ -120,6 +135,9 @@ def palisade_default(objs: list) -> None:
     palisade_common(objs)
     check(one(objs, "Deployment")["spec"]["replicas"] == 2, "two injector replicas")
     one(objs, "PodDisruptionBudget")
+    spread = one(objs, "Deployment")["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    check({c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"},
+          "replicas spread across nodes and zones")
     secret = one(objs, "Secret")
     hook = one(objs, "MutatingWebhookConfiguration")
     for wh in hook["webhooks"]:
@@ -150,10 +168,23 @@ def dashboard_metrics_are_documented() -> None:
 def palisade_openshift(objs: list) -> None:
     palisade_common(objs)
     cfg = injector_config(objs)
-    check(cfg["multusNetwork"] == f"{NAMESPACE}/palisade-cni", f"Multus network {cfg['multusNetwork']}")
+    check(cfg["multusNetwork"] == "default/palisade-cni", f"Multus network {cfg['multusNetwork']}")
     check(cfg["engine"]["uid"] is None, "OpenShift assigns the engine UID")
     pod_sc = one(objs, "Deployment")["spec"]["template"]["spec"]["securityContext"]
     check("runAsUser" not in pod_sc, "OpenShift assigns the injector UID")
+
+
+def palisade_byo_secret(objs: list) -> None:
+    """A parent chart's `global`, one replica, and a Secret the user brings (GitOps)."""
+    palisade_common(objs)
+    check(not by_kind(objs, "Secret"), "no Secret rendered: the user brings it")
+    check(not by_kind(objs, "PodDisruptionBudget"), "no PDB with one replica")
+    hook = one(objs, "MutatingWebhookConfiguration")
+    check(all(w["clientConfig"]["caBundle"] == "Q0EK" for w in hook["webhooks"]), "caBundle given")
+    spec = one(objs, "Deployment")["spec"]["template"]["spec"]
+    tls = [v for v in spec["volumes"] if v["name"] == "tls"][0]
+    check(tls["secret"]["secretName"] == "corp-webhook-tls", "the user's Secret is mounted")
+    check("topologySpreadConstraints" not in spec, "no spread constraints with one replica")
 
 
 def palisade_options(objs: list) -> None:
@@ -178,13 +209,31 @@ def palisade_external_issuer(objs: list) -> None:
     check(cert["spec"]["issuerRef"]["kind"] == "ClusterIssuer", "issuerRef kept")
 
 
-def cni_common(objs: list) -> dict:
+def cni_daemonset(objs: list) -> dict:
     ds = one(objs, "DaemonSet")
     spec = ds["spec"]["template"]["spec"]
     check(spec["hostNetwork"] is True, "hostNetwork")
     check({"operator": "Exists"} in spec["tolerations"], "tolerates all taints")
     check(spec["priorityClassName"] == "system-node-critical", "system-node-critical")
+    check(spec["nodeSelector"].get("kubernetes.io/os") == "linux", "nodeSelector kubernetes.io/os: linux")
+    check(spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", "seccompProfile RuntimeDefault")
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    check(env["PALISADE_DAEMONSET"]["value"] == ds["metadata"]["name"], "installer knows its DaemonSet")
+    check(env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace", "POD_NAMESPACE")
+    roles = [r for r in by_kind(objs, "Role") if r["metadata"]["name"].endswith("-daemonset")]
+    check(len(roles) == 1 and roles[0]["rules"][0]["resources"] == ["daemonsets"]
+          and roles[0]["rules"][0]["resourceNames"] == [ds["metadata"]["name"]],
+          "the installer may get its own DaemonSet (uninstall only when it is deleted)")
+    return ds
+
+
+def cni_common(objs: list) -> dict:
+    ds = cni_daemonset(objs)
+    spec = ds["spec"]["template"]["spec"]
     check(spec["containers"][0]["image"] == "ghcr.io/palisade-waf/palisade-cni:0.1.0", "cni image")
+    check("imagePullSecrets" not in spec, "no pull secrets by default")
+    check(ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == 1, "maxUnavailable 1")
+    check(not by_kind(objs, "ResourceQuota"), "no ResourceQuota by default")
     import json
 
     return json.loads(one(objs, "ConfigMap")["data"]["install.json"])
@@ -203,10 +252,13 @@ def cni_openshift(objs: list) -> None:
     check(cfg["mode"] == "standalone", "standalone on OpenShift")
     check(cfg["hostBinDirOnNode"] == "/var/lib/cni/bin", "OpenShift bin dir")
     check(cfg["hostConfDirOnNode"] == "/etc/cni/multus/net.d", "Multus conf dir")
-    one(objs, "NetworkAttachmentDefinition")
-    role = one(objs, "Role")
-    check(role["rules"][0]["resources"] == ["securitycontextconstraints"], "SCC use Role")
-    one(objs, "RoleBinding")
+    nad = one(objs, "NetworkAttachmentDefinition")
+    check(nad["metadata"]["namespace"] == "default",
+          "NetworkAttachmentDefinition in `default` (Multus namespaceIsolation)")
+    roles = [r for r in by_kind(objs, "Role") if r["metadata"]["name"].endswith("-scc")]
+    check(len(roles) == 1 and roles[0]["rules"][0]["resources"] == ["securitycontextconstraints"],
+          "SCC use Role")
+    check(len(by_kind(objs, "RoleBinding")) == 2, "RoleBindings for the SCC and the DaemonSet")
     ds = one(objs, "DaemonSet")
     check(ds["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] is True, "privileged")
 
@@ -215,6 +267,28 @@ def cni_repair(objs: list) -> None:
     cfg = cni_common(objs)
     check(cfg["repairMode"] == "deletePods" and cfg["cleanupOnExit"] is False, "repair options")
     check("delete" in one(objs, "ClusterRole")["rules"][0]["verbs"], "repair may delete pods")
+
+
+def cni_options(objs: list) -> None:
+    import json
+
+    ds = cni_daemonset(objs)
+    pod = ds["spec"]["template"]
+    spec = pod["spec"]
+    image = spec["containers"][0]["image"]
+    check(image == "registry.corp/ghcr.io/palisade-waf/palisade-cni@sha256:" + "ab" * 32,
+          f"image by digest with the global registry: {image}")
+    check(spec["imagePullSecrets"] == [{"name": "corp-pull"}, {"name": "own-pull"}], "pull secrets")
+    check(pod["metadata"]["annotations"]["team"] == "net", "pod annotations")
+    check("checksum/config" in pod["metadata"]["annotations"], "config checksum kept")
+    check(ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == "25%", "maxUnavailable")
+    check(spec["nodeSelector"] == {"pool": "web", "kubernetes.io/os": "linux"}, "nodeSelector merged")
+    quota = one(objs, "ResourceQuota")
+    scope = quota["spec"]["scopeSelector"]["matchExpressions"][0]
+    check(scope["scopeName"] == "PriorityClass" and scope["values"] == ["system-node-critical"],
+          "ResourceQuota scopes system-node-critical")
+    cfg = json.loads(one(objs, "ConfigMap")["data"]["install.json"])
+    check(cfg["backend"] == "iptables-legacy", "backend reaches install.json")
 
 
 def check_snapshot(checker: str, objs: list) -> None:

@@ -50,8 +50,25 @@ pub struct NetConf {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RuntimeConfig {
-    #[serde(default, rename = "io.kubernetes.cri.pod-annotations")]
+    /// `None`: the runtime did not pass the key at all (no capability declared, or a runtime
+    /// that does not know it). `Some(empty)`: the runtime passed `null` or `{}`, which is how
+    /// containerd sends a pod without annotations; that is an answer, not a gap to fill from
+    /// the API server.
+    #[serde(
+        default,
+        rename = "io.kubernetes.cri.pod-annotations",
+        deserialize_with = "present_annotations"
+    )]
     pub pod_annotations: Option<BTreeMap<String, String>>,
+}
+
+/// Only called when the key is present: `null` and `{}` both become an empty map.
+fn present_annotations<'de, D>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let map: Option<BTreeMap<String, String>> = Option::deserialize(d)?;
+    Ok(Some(map.unwrap_or_default()))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,6 +148,32 @@ mod tests {
             c.runtime_config.pod_annotations.unwrap()["palisade.dev/status"],
             "injected"
         );
+    }
+
+    #[test]
+    fn null_or_empty_annotations_from_the_runtime_are_no_annotations() {
+        for passed in ["null", "{}"] {
+            let c = NetConf::parse(
+                format!(
+                    r#"{{"cniVersion":"1.0.0","runtimeConfig":{{"io.kubernetes.cri.pod-annotations":{passed}}}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+            assert_eq!(
+                c.runtime_config.pod_annotations,
+                Some(BTreeMap::new()),
+                "{passed}"
+            );
+        }
+        for absent in [
+            r#"{"cniVersion":"1.0.0"}"#,
+            r#"{"cniVersion":"1.0.0","runtimeConfig":{}}"#,
+            r#"{"cniVersion":"1.0.0","runtimeConfig":{"portMappings":[]}}"#,
+        ] {
+            let c = NetConf::parse(absent.as_bytes()).unwrap();
+            assert_eq!(c.runtime_config.pod_annotations, None, "{absent}");
+        }
     }
 
     #[test]

@@ -144,3 +144,37 @@ fn del_without_netns_succeeds() {
     assert!(out.status.success());
     assert!(out.stdout.is_empty(), "DEL prints nothing on success");
 }
+
+/// containerd passes `"io.kubernetes.cri.pod-annotations": null` for a pod without annotations
+/// (and `{}` when the map is empty). That is the runtime's answer: the plugin must not ask the
+/// API server, so such pods start while the API server is down. The kubeconfig here points at
+/// a port nothing listens on; consulting it would fail the pod after its retries.
+#[test]
+fn pod_without_annotations_starts_without_asking_an_unreachable_api_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let mut env = ADD.to_vec();
+    env.push(("CNI_NETNS", "/nonexistent"));
+    for passed in ["null", "{}"] {
+        let conf = format!(
+            r#"{{"cniVersion":"1.0.0","name":"k8s","type":"palisade-cni",
+                "capabilities":{{"io.kubernetes.cri.pod-annotations":true}},
+                "kubernetes":{{"kubeconfig":"{}"}},
+                "prevResult":{{"cniVersion":"1.0.0","interfaces":[{{"name":"eth0"}}],"ips":[]}},
+                "runtimeConfig":{{"io.kubernetes.cri.pod-annotations":{passed}}}}}"#,
+            kubeconfig.display()
+        );
+        let (ok, v) = run(&env, &conf);
+        assert!(ok, "annotations {passed}: {v}");
+        assert_eq!(
+            v["interfaces"][0]["name"], "eth0",
+            "prevResult passed through: {v}"
+        );
+    }
+}

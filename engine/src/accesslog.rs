@@ -28,6 +28,8 @@ pub struct AccessRecord<'a> {
     /// The logged matches (id, msg, data) behind `rule_ids`; absent when none.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub matches: &'a [crate::inspect::RuleMatch],
+    /// Parts forwarded without (full) inspection: `request_body`, `response_body`.
+    pub uninspected: &'a [&'static str],
     pub message: Option<&'a str>,
     pub upstream: Option<String>,
     pub bytes_in: u64,

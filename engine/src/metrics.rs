@@ -18,8 +18,12 @@ pub struct Metrics {
     pub blocked: IntCounterVec,
     pub reloads: IntCounterVec,
     pub non_http: IntCounterVec,
+    pub refused: IntCounterVec,
     pub access_log_dropped: IntCounter,
     pub rule_matches: IntCounterVec,
+    pub uninspected: IntCounterVec,
+    pub slow_clients: IntCounterVec,
+    pub connections_rejected: IntCounter,
     build_info: IntGaugeVec,
 }
 
@@ -101,6 +105,11 @@ impl Metrics {
                 "Connections whose first bytes were not HTTP, by action (passthrough, reject).",
                 &["action"],
             ),
+            refused: counter(
+                "palisade_refused_requests_total",
+                "HTTP/1 requests refused before inspection, by kind (parse, framing, method, too_large, timeout, incomplete).",
+                &["kind"],
+            ),
             access_log_dropped: reg(
                 &r,
                 IntCounter::new(
@@ -113,6 +122,24 @@ impl Metrics {
                 "palisade_rule_matches_total",
                 "Rule matches (disruptive or not), by rule id and mode.",
                 &["rule_id", "mode"],
+            ),
+            uninspected: counter(
+                "palisade_uninspected_total",
+                "Requests with a part forwarded without (full) inspection, by part (request_body, response_body).",
+                &["part"],
+            ),
+            slow_clients: counter(
+                "palisade_slow_clients_total",
+                "Connections cut for sending too slowly, by part (head, body).",
+                &["part"],
+            ),
+            connections_rejected: reg(
+                &r,
+                IntCounter::new(
+                    "palisade_connections_rejected_total",
+                    "Client connections refused because limits.max_connections were open.",
+                )
+                .expect("static metric name"),
             ),
             build_info: reg(
                 &r,
@@ -132,6 +159,22 @@ impl Metrics {
             .set(1);
         for kind in ["connect", "timeout", "closed", "other"] {
             m.upstream_errors.with_label_values(&[kind]);
+        }
+        for kind in [
+            "parse",
+            "framing",
+            "method",
+            "too_large",
+            "timeout",
+            "incomplete",
+        ] {
+            m.refused.with_label_values(&[kind]);
+        }
+        for part in ["request_body", "response_body"] {
+            m.uninspected.with_label_values(&[part]);
+        }
+        for part in ["head", "body"] {
+            m.slow_clients.with_label_values(&[part]);
         }
         for result in ["success", "failure"] {
             m.reloads.with_label_values(&[result]);

@@ -217,15 +217,11 @@ async fn serve(
     let _ = proxy_stop.send(true);
     let drain = Duration::from_millis(shared.snapshot().config.timeouts.drain_ms);
     let started = Instant::now();
-    let m = &shared.metrics;
-    while started.elapsed() < drain
-        && (m.active_connections.get() > 0
-            || m.in_flight_requests.get() > 0
-            || !proxy_task.is_finished())
-    {
+    // Every request runs on an open connection, so the connection count covers both.
+    while started.elapsed() < drain && (shared.conns.open() > 0 || !proxy_task.is_finished()) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let left = m.active_connections.get();
+    let left = shared.conns.open();
     if left > 0 {
         tracing::warn!(
             connections = left,

@@ -12,6 +12,7 @@ use crate::accesslog::AccessLog;
 use crate::config::{self, Config, ConfigError, EnvSource, Overrides};
 use crate::inspect::{Inspector, LimitsInspector, rules};
 use crate::metrics::Metrics;
+use crate::proxy::conns::Conns;
 
 /// Everything a request needs from the configuration, built off the hot path.
 pub struct Snapshot {
@@ -83,6 +84,8 @@ pub struct Shared {
     pub overrides: Overrides,
     /// Ports the engine itself listens on: never an upstream (that would loop).
     pub own_ports: Vec<u16>,
+    /// Open client connections (the cap, the drain, later heads' deadlines).
+    pub conns: Arc<Conns>,
 }
 
 impl Shared {
@@ -102,6 +105,7 @@ impl Shared {
             config_path,
             overrides,
             own_ports,
+            conns: Arc::default(),
         }
     }
 

@@ -36,7 +36,7 @@ fn chart_openshift_config_parses_with_multus_network() {
     let cfg = load("chart-injector-openshift.json");
     assert_eq!(
         (cfg.multus_network.as_deref(), cfg.engine.uid),
-        (Some("palisade-system/palisade-cni"), None)
+        (Some("default/palisade-cni"), None)
     );
 }
 

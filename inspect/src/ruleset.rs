@@ -59,6 +59,12 @@ pub struct Config {
     pub request_body_no_files_limit: usize,
     pub request_body_limit_action: BodyLimitAction,
     pub response_body_limit: usize,
+    /// `SecArgumentsLimit`: most arguments (query and body together); more is a
+    /// body error. 1000 by default, the value CRS and ModSecurity's recommended
+    /// configuration use.
+    pub arguments_limit: usize,
+    /// `SecRequestBodyJsonDepthLimit`: deepest JSON nesting; deeper is a body error.
+    pub request_body_json_depth_limit: usize,
     pub response_mime_types: Vec<String>,
     pub arg_separator: u8,
     pub component_signatures: Vec<String>,
@@ -74,6 +80,8 @@ impl Default for Config {
             request_body_no_files_limit: 1_048_576,
             request_body_limit_action: BodyLimitAction::Reject,
             response_body_limit: 524_288,
+            arguments_limit: 1000,
+            request_body_json_depth_limit: 512,
             response_mime_types: vec!["text/plain".into(), "text/html".into()],
             arg_separator: b'&',
             component_signatures: Vec::new(),
@@ -135,6 +143,8 @@ SecResponseBodyMimeType text/plain text/html text/xml
 SecRequestBodyLimit 13107200
 SecRequestBodyNoFilesLimit 131072
 SecRequestBodyLimitAction Reject
+SecRequestBodyJsonDepthLimit 512
+SecArgumentsLimit 1000
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" \
     "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
 SecRule REQUEST_HEADERS:Content-Type "^application/json" \
@@ -147,6 +157,8 @@ SecRule MULTIPART_STRICT_ERROR "!@eq 0" \
     "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation.'"
 SecRule MULTIPART_UNMATCHED_BOUNDARY "@eq 1" \
     "id:200004,phase:2,t:none,log,deny,msg:'Multipart parser detected a possible unmatched boundary.'"
+SecRule &ARGS "@ge 1000" \
+    "id:200007,phase:2,t:none,log,deny,status:400,msg:'Failed to fully parse request body due to large argument count',severity:2"
 "#;
 
 pub(crate) fn base_dir_of(path: &std::path::Path) -> PathBuf {

@@ -41,9 +41,13 @@ app.kubernetes.io/component: injector
 {{- end -}}
 
 {{- define "palisade.multusNetwork" -}}
-{{- .Values.multus.network | default (printf "%s/palisade-cni" .Release.Namespace) -}}
+{{- .Values.multus.network | default "default/palisade-cni" -}}
 {{- end -}}
 
 {{- define "palisade.certSecret" -}}
+{{- if eq .Values.certificates.provider "secret" -}}
+{{- .Values.certificates.secret.name -}}
+{{- else -}}
 {{- printf "%s-tls" (include "palisade.injector" .) -}}
+{{- end -}}
 {{- end -}}

@@ -61,6 +61,10 @@ pub struct InstallConfig {
     pub cleanup_on_exit: bool,
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// The plugin's packet-filter backend (`auto`, `nft`, `iptables-nft`, `iptables-legacy`);
+    /// unset: the plugin's default (`auto`).
+    #[serde(default)]
+    pub backend: Option<String>,
     #[serde(default = "default_readyz_port")]
     pub readyz_port: u16,
     /// Service-account token and CA, projected by Kubernetes.

@@ -21,13 +21,17 @@ pub enum ConflistError {
 /// The plugin's own entry, as it appears in a conflist. The capability asks containerd to pass
 /// the pod's annotations in `runtimeConfig`, which spares the plugin an API call.
 pub fn plugin_entry(cfg: &InstallConfig, kubeconfig_on_node: &str) -> Value {
-    json!({
+    let mut entry = json!({
         "type": PLUGIN_NAME,
         "capabilities": { "io.kubernetes.cri.pod-annotations": true },
         "kubernetes": { "kubeconfig": kubeconfig_on_node },
         "excludeNamespaces": cfg.exclude_namespaces,
         "logLevel": cfg.log_level,
-    })
+    });
+    if let Some(backend) = &cfg.backend {
+        entry["backend"] = json!(backend);
+    }
+    entry
 }
 
 /// The standalone conf Multus runs for pods that list the network.

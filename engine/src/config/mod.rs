@@ -8,8 +8,9 @@ mod env;
 mod load;
 mod validate;
 
-pub use env::{EnvSource, MapEnv, ProcessEnv, env_var_names};
+pub use env::{EnvSource, MapEnv, OTHER_VARS, ProcessEnv, env_var_names};
 pub use load::{Overrides, load, load_from_str};
+pub(crate) use validate::no_rules;
 
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +87,9 @@ pub struct Timeouts {
     pub drain_ms: u64,
     /// Wait for the first bytes before deciding HTTP or not.
     pub protocol_detect_ms: u64,
+    /// Longest wait for the next bytes of a request body; with
+    /// `limits.min_request_body_rate` also the body's initial allowance.
+    pub request_body_read_ms: u64,
 }
 
 /// Limits enforced by the built-in limits inspector (in every mode).
@@ -97,6 +101,21 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     pub max_body_bytes: u64,
     pub allowed_methods: Vec<String>,
+    /// Slowest average request body upload tolerated, in bytes per second (0: off).
+    pub min_request_body_rate: u64,
+    /// Most client connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+}
+
+/// What happens to a body larger than its inspection limit (ModSecurity's
+/// `SecRequestBodyLimitAction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyLimitAction {
+    /// Refuse it (413 for requests) in block mode.
+    Reject,
+    /// Inspect up to the limit and forward the rest uninspected.
+    ProcessPartial,
 }
 
 /// Rule inspection settings, handed to the rule inspector.
@@ -107,14 +126,24 @@ pub struct Inspection {
     /// Rule files or glob patterns, loaded in order.
     pub rules: Vec<String>,
     pub paranoia_level: u8,
-    /// Most request body bytes buffered for inspection.
+    /// Most request body bytes inspected (`SecRequestBodyLimit`).
     pub request_body_limit: usize,
-    /// Most response body bytes buffered for inspection.
+    /// Most request body bytes inspected apart from multipart file contents
+    /// (`SecRequestBodyNoFilesLimit`).
+    pub request_body_no_files_limit: usize,
+    pub request_body_limit_action: BodyLimitAction,
+    /// Request body bytes held in memory; beyond, the body spills to `tmp_dir`.
+    pub request_body_in_memory_limit: usize,
+    /// Most response body bytes held back for inspection.
     pub response_body_limit: usize,
+    pub response_body_limit_action: BodyLimitAction,
+    /// Run `block` or `monitor` mode with no rule loaded (only the built-in limits).
+    /// Off by default: an empty or misspelt rule list must not start an unarmed engine.
+    pub allow_no_rules: bool,
 }
 
-/// The largest request body pingora can replay to the app after inspection.
-pub const MAX_INSPECT_REQUEST_BODY: usize = 64 * 1024;
+/// The largest `inspection.request_body_limit` accepted (1 GiB).
+pub const MAX_INSPECT_REQUEST_BODY: usize = 1024 * 1024 * 1024;
 
 // === impl Config ===
 
@@ -153,6 +182,7 @@ impl Default for Timeouts {
             upstream_response_ms: 60_000,
             drain_ms: 30_000,
             protocol_detect_ms: 1_000,
+            request_body_read_ms: 30_000,
         }
     }
 }
@@ -169,6 +199,9 @@ impl Default for Limits {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            // Apache's mod_reqtimeout `MinRate=500`, rounded up.
+            min_request_body_rate: 512,
+            max_connections: 10_000,
         }
     }
 }
@@ -179,8 +212,14 @@ impl Default for Inspection {
             mode: Mode::Block,
             rules: Vec::new(),
             paranoia_level: 1,
-            request_body_limit: MAX_INSPECT_REQUEST_BODY,
-            response_body_limit: 64 * 1024,
+            // ModSecurity's recommended configuration.
+            request_body_limit: 13_107_200,
+            request_body_no_files_limit: 131_072,
+            request_body_limit_action: BodyLimitAction::Reject,
+            request_body_in_memory_limit: 131_072,
+            response_body_limit: 524_288,
+            response_body_limit_action: BodyLimitAction::ProcessPartial,
+            allow_no_rules: false,
         }
     }
 }
@@ -194,6 +233,11 @@ pub enum ConfigError {
         value: String,
         allowed: String,
     },
+    #[error(
+        "unknown environment variable {name} (did you mean {nearest}?); every PALISADE_* \
+         variable must name a setting (docs/configuration.md)"
+    )]
+    UnknownEnv { name: String, nearest: String },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("cannot read config file {path}: {source}")]
@@ -237,6 +281,90 @@ mod tests {
         }
     }
 
+    /// Every setting and variable the inspection and configuration docs name exists.
+    #[test]
+    fn inspection_doc_names_only_real_settings() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/");
+        let known = env_var_names();
+        let vars: Vec<&str> = known
+            .iter()
+            .map(|(v, _)| v.as_str())
+            .chain(OTHER_VARS.iter().copied())
+            .collect();
+        let paths: Vec<&str> = known.iter().map(|(_, p)| p.as_str()).collect();
+        // The misspelling the docs show as an example of what is refused.
+        let examples = ["PALISADE_INSPECTON_MODE"];
+        let mut checked = 0;
+        for doc in ["inspection.md", "configuration.md"] {
+            let text = std::fs::read_to_string(format!("{root}{doc}")).unwrap();
+            let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+            for w in words.map(|w| w.trim_end_matches('.')) {
+                if w.starts_with("PALISADE_") && !w.ends_with('_') {
+                    assert!(
+                        vars.contains(&w) || examples.contains(&w),
+                        "{doc} names {w}, which the engine does not read"
+                    );
+                    checked += 1;
+                } else if let Some(field) = w.strip_prefix("inspection.")
+                    && !field.is_empty()
+                    && field != "md"
+                    && field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                {
+                    assert!(
+                        paths.contains(&w),
+                        "{doc} names the setting {w}, which the config parser does not know"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} names found");
+    }
+
+    #[test]
+    fn unknown_palisade_variable_is_refused_with_the_nearest_name() {
+        let env = MapEnv(
+            [("PALISADE_INSPECTON_MODE", "off"), ("HOME", "/root")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let err = load_from_str("", "t", &env, &Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownEnv { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("PALISADE_INSPECTON_MODE"), "{msg}");
+        assert!(
+            msg.contains("did you mean PALISADE_INSPECTION_MODE?"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn block_or_monitor_without_rules_is_refused_unless_allowed() {
+        for (vars, ok) in [
+            (vec![], false),
+            (vec![("PALISADE_INSPECTION_RULES", "")], false),
+            (vec![("PALISADE_INSPECTION_MODE", "monitor")], false),
+            (vec![("PALISADE_INSPECTION_MODE", "off")], true),
+            (vec![("PALISADE_INSPECTION_ALLOW_NO_RULES", "true")], true),
+        ] {
+            let env = MapEnv(
+                vars.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+            let res = load_from_str("", "t", &env, &Overrides::default());
+            assert_eq!(res.is_ok(), ok, "{vars:?}: {res:?}");
+            if let Err(e) = res {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("inspection.rules") && msg.contains("allow_no_rules"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn environment_sets_nested_fields_and_lists() {
         let env = MapEnv(
@@ -245,6 +373,7 @@ mod tests {
                 ("PALISADE_LIMITS_ALLOWED_METHODS", "GET, POST"),
                 ("PALISADE_TIMEOUTS_IDLE_MS", "1234"),
                 ("PALISADE_TRUST_REQUEST_ID", "true"),
+                ("PALISADE_INSPECTION_ALLOW_NO_RULES", "true"),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

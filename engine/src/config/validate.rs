@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, ConfigError, MAX_INSPECT_REQUEST_BODY};
+use super::{Config, ConfigError, MAX_INSPECT_REQUEST_BODY, Mode};
 
 pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
     if cfg.listen.is_empty() {
@@ -37,6 +37,7 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
         ("timeouts.upstream_connect_ms", t.upstream_connect_ms),
         ("timeouts.upstream_response_ms", t.upstream_response_ms),
         ("timeouts.protocol_detect_ms", t.protocol_detect_ms),
+        ("timeouts.request_body_read_ms", t.request_body_read_ms),
     ] {
         if v == 0 || v > 86_400_000 {
             return Err(ConfigError::invalid(
@@ -97,6 +98,30 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             format!("0 to {MAX_INSPECT_REQUEST_BODY} (bytes)"),
         ));
     }
+    if i.request_body_no_files_limit > i.request_body_limit {
+        return Err(ConfigError::invalid(
+            "inspection.request_body_no_files_limit",
+            i.request_body_no_files_limit,
+            format!(
+                "0 to inspection.request_body_limit ({})",
+                i.request_body_limit
+            ),
+        ));
+    }
+    if i.request_body_in_memory_limit > 64 * 1024 * 1024 {
+        return Err(ConfigError::invalid(
+            "inspection.request_body_in_memory_limit",
+            i.request_body_in_memory_limit,
+            "0 to 67108864 (bytes)",
+        ));
+    }
+    if !(1..=1_000_000).contains(&l.max_connections) {
+        return Err(ConfigError::invalid(
+            "limits.max_connections",
+            l.max_connections,
+            "1 to 1000000",
+        ));
+    }
     if i.response_body_limit > 16 * 1024 * 1024 {
         return Err(ConfigError::invalid(
             "inspection.response_body_limit",
@@ -104,8 +129,26 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             "0 to 16777216 (bytes)",
         ));
     }
+    if i.mode != Mode::Off && i.rules.is_empty() && !i.allow_no_rules {
+        return Err(no_rules(i.mode));
+    }
     crate::inspect::validate_rules(i)?;
     Ok(())
+}
+
+/// `block` or `monitor` with nothing to run: refused unless asked for explicitly.
+pub(crate) fn no_rules(mode: Mode) -> ConfigError {
+    let mode = match mode {
+        Mode::Block => "block",
+        Mode::Monitor => "monitor",
+        Mode::Off => "off",
+    };
+    ConfigError::invalid(
+        "inspection.rules",
+        format!("no rules (inspection.mode: {mode})"),
+        "one or more rule files such as the CRS (PALISADE_INSPECTION_RULES); or \
+         inspection.mode: off; or inspection.allow_no_rules: true to run only the built-in limits",
+    )
 }
 
 fn socket_addr(field: &str, value: &str) -> Result<SocketAddr, ConfigError> {

@@ -11,9 +11,9 @@
 //! | phase | call | when |
 //! | --- | --- | --- |
 //! | 1 | [`Inspection::request_headers`] | request head parsed, before the app is contacted |
-//! | 2 | [`Inspection::request_body`] | always after phase 1; with the buffered body (at most `inspection.request_body_limit` bytes) only if [`Inspection::wants_request_body`], else with `&[]` |
+//! | 2 | [`Inspection::request_body`] (or [`Inspection::request_body_chunk`] per piece as it arrives, then [`Inspection::request_body_end`], when [`Inspection::streams_request_body`]) | always after phase 1; with the whole body (held back until complete, at most `inspection.request_body_limit` bytes, or the no-files limit for non-multipart bodies; the first that many with `process_partial`) only if [`Inspection::wants_request_body`], else with `&[]` |
 //! | 3 | [`Inspection::response_headers`] | app's response head, before anything is sent to the client |
-//! | 4 | [`Inspection::response_body`] | only if [`Inspection::wants_response_body`]; body held back up to `inspection.response_body_limit` |
+//! | 4 | [`Inspection::response_body`] | only if [`Inspection::wants_response_body`]; body held back up to `inspection.response_body_limit` (beyond it, with `process_partial`, the first that many bytes) |
 //! | 5 | [`Inspection::logging`] | after the response, before the access log line |
 //!
 //! Each phase may return a [`Verdict`]. What happens to it depends on
@@ -113,8 +113,23 @@ pub trait Inspection: Send {
     fn wants_request_body(&self) -> bool {
         false
     }
-    /// Phase 2; `body` is empty when the body was not asked for or there is none.
+    /// Phase 2 with the whole body; `body` is empty when the body was not asked for or
+    /// there is none. Not called for a body when [`Inspection::streams_request_body`].
     fn request_body(&mut self, _body: &[u8]) -> Option<Verdict> {
+        None
+    }
+    /// Whether the body comes in pieces ([`Inspection::request_body_chunk`], then
+    /// [`Inspection::request_body_end`]) instead of whole: the inspection keeps what it
+    /// needs, and a verdict can come before the rest of the body has arrived.
+    fn streams_request_body(&self) -> bool {
+        false
+    }
+    /// The next piece of the body, in order (only within the inspection limit).
+    fn request_body_chunk(&mut self, _chunk: &[u8]) -> Option<Verdict> {
+        None
+    }
+    /// The body is complete (or the limit reached): phase 2 runs.
+    fn request_body_end(&mut self) -> Option<Verdict> {
         None
     }
     /// Phase 3.

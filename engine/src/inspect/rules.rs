@@ -13,7 +13,7 @@ use std::sync::Arc;
 use palisade_inspect::{Disruptive, EngineMode, Intervention, LoadOptions, RuleSet, Transaction};
 
 use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, RuleMatch, Verdict};
-use crate::config::{ConfigError, Inspection, Mode};
+use crate::config::{BodyLimitAction, ConfigError, Inspection, Mode};
 
 /// Errors while loading rules; reloads keep the old rule set on any of them.
 #[derive(Debug, thiserror::Error)]
@@ -57,18 +57,52 @@ pub fn load(cfg: &Inspection) -> Result<Option<Arc<dyn Inspector>>, RulesError> 
     if cfg.mode == Mode::Off || cfg.rules.is_empty() {
         return Ok(None);
     }
+    let mut prelude = palisade_inspect::settings_prelude(EngineMode::On, cfg.paranoia_level, None)?;
+    prelude.push_str(&body_limits(cfg));
     let options = LoadOptions {
-        prelude: palisade_inspect::settings_prelude(EngineMode::On, cfg.paranoia_level, None)?,
+        prelude,
         files: rule_files(cfg)?,
         ..LoadOptions::default()
     };
     let rules = Arc::new(RuleSet::load(&options)?);
+    // Files that exist but hold no rule (comments only, an empty glob target) disarm
+    // the engine as surely as no files.
+    if !cfg.allow_no_rules && rules.rule_count() <= prelude_rule_count(&options)? {
+        return Err(crate::config::no_rules(cfg.mode).into());
+    }
     tracing::info!(
         rules = rules.rule_count(),
         paranoia_level = cfg.paranoia_level,
         "rules loaded"
     );
     Ok(Some(Arc::new(SecLangInspector { rules })))
+}
+
+/// How many rules the generated prelude alone holds.
+fn prelude_rule_count(options: &LoadOptions) -> Result<usize, RulesError> {
+    let prelude_only = LoadOptions {
+        prelude: options.prelude.clone(),
+        ..LoadOptions::default()
+    };
+    Ok(RuleSet::load(&prelude_only)?.rule_count())
+}
+
+/// The engine's body limits as the rule engine's directives, so the rule engine (which
+/// sees multipart parts, and so enforces the no-files limit on them) uses the same
+/// numbers. Rule files loaded after the prelude may still lower them.
+fn body_limits(cfg: &Inspection) -> String {
+    let action = |a| match a {
+        BodyLimitAction::Reject => "Reject",
+        BodyLimitAction::ProcessPartial => "ProcessPartial",
+    };
+    format!(
+        "SecRequestBodyLimit {}\nSecRequestBodyNoFilesLimit {}\nSecRequestBodyLimitAction {}\nSecResponseBodyLimit {}\nSecResponseBodyLimitAction {}\n",
+        cfg.request_body_limit,
+        cfg.request_body_no_files_limit,
+        action(cfg.request_body_limit_action),
+        cfg.response_body_limit,
+        action(cfg.response_body_limit_action),
+    )
 }
 
 /// The loaded rule set; one [`Transaction`] per request.
@@ -117,6 +151,19 @@ impl Phases for SecLangInspection {
 
     fn request_body(&mut self, body: &[u8]) -> Option<Verdict> {
         self.0.process_request_body(body).map(verdict)
+    }
+
+    fn streams_request_body(&self) -> bool {
+        // Multipart file contents are counted, not kept; the no-files limit applies there.
+        true
+    }
+
+    fn request_body_chunk(&mut self, chunk: &[u8]) -> Option<Verdict> {
+        self.0.request_body_chunk(chunk).map(verdict)
+    }
+
+    fn request_body_end(&mut self) -> Option<Verdict> {
+        self.0.request_body_end().map(verdict)
     }
 
     fn response_headers(

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
+use super::body::Spool;
+
 use crate::inspect::{Inspection, Verdict};
 use crate::state::Snapshot;
 
@@ -51,10 +53,28 @@ pub struct Ctx {
     pub upstream_head: Option<Instant>,
     pub response_head: Option<Instant>,
     pub body_in: u64,
+    /// When the request head was complete (the body's clock for the minimum rate).
+    pub body_start: Option<Instant>,
+    /// Request body held back for phase 2; `None` once released (or never held).
+    pub hold: Option<Hold>,
+    /// The app answered while the body was held: the rest is not forwarded.
+    pub discard_body: bool,
     /// Response body held back for phase 4.
     pub resp_buf: Option<BytesMut>,
+    /// Parts of the exchange that were not (fully) inspected, for the access log.
+    pub uninspected: Vec<&'static str>,
     pub counted: bool,
     pub error_kind: Option<&'static str>,
+}
+
+/// A request body being collected for phase 2.
+#[derive(Debug)]
+pub struct Hold {
+    pub spool: Spool,
+    /// Most bytes inspected for this request (the no-files limit unless multipart).
+    pub limit: usize,
+    /// The config key of `limit`, for verdicts and logs.
+    pub limit_name: &'static str,
 }
 
 impl Ctx {
@@ -72,7 +92,11 @@ impl Ctx {
             upstream_head: None,
             response_head: None,
             body_in: 0,
+            body_start: None,
+            hold: None,
+            discard_body: false,
             resp_buf: None,
+            uninspected: Vec::new(),
             counted: false,
             error_kind: None,
         }

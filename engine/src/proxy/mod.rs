@@ -1,6 +1,8 @@
 //! The data plane: pingora's `ProxyHttp` phases with inspection, forwarding headers,
 //! limits, metrics and the access log. [`front`] decides what a connection speaks.
 
+mod body;
+pub mod conns;
 mod ctx;
 pub mod front;
 mod headers;
@@ -22,9 +24,10 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
 pub use ctx::{Ctx, Decision};
-use phases::{classify_error, status_error};
+use phases::{BodyStart, classify_error, over_limit};
 
-use crate::inspect::{Action, limits};
+use crate::config::BodyLimitAction;
+use crate::inspect::limits;
 use crate::state::Shared;
 
 /// The pingora proxy application.
@@ -78,6 +81,12 @@ impl ProxyHttp for Engine {
             return self.block(session, ctx, v).await;
         }
 
+        ctx.body_start = Some(Instant::now());
+        if !session.is_upgrade_req() {
+            // pingora applies it to every body read (a tunnel after 101 keeps its own).
+            session.set_read_timeout(Some(ms(snap.config.timeouts.request_body_read_ms)));
+        }
+
         let Some(rules) = snap.rules.clone() else {
             return Ok(false);
         };
@@ -86,24 +95,22 @@ impl ProxyHttp for Engine {
         let mut insp = rules.begin(&conn);
         let mut verdict = {
             let req = session.req_header();
-            let uri = headers::raw_uri(req);
+            let uri = headers::inspected_uri(session);
             insp.request_headers(&headers::head_view(req, &uri))
         };
+        let wants_body = verdict.is_none() && insp.wants_request_body();
+        ctx.inspection = Some(Mutex::new(insp));
         if verdict.is_none() {
-            let body = if insp.wants_request_body() {
-                match self.buffer_body(session, &snap).await? {
-                    Ok(body) => body,
-                    Err(v) => {
-                        ctx.inspection = Some(Mutex::new(insp));
-                        return self.block(session, ctx, v).await;
-                    }
+            verdict = if wants_body {
+                match self.begin_body(session, ctx, &snap).await? {
+                    BodyStart::Held => None,
+                    BodyStart::Empty => ctx.inspection().and_then(|i| i.request_body(&[])),
+                    BodyStart::Reject(v) => return self.block(session, ctx, v).await,
                 }
             } else {
-                Bytes::new()
+                ctx.inspection().and_then(|i| i.request_body(&[]))
             };
-            verdict = insp.request_body(&body);
         }
-        ctx.inspection = Some(Mutex::new(insp));
         match verdict {
             Some(v) if self.rule_verdict(ctx, v.clone(), mode) => self.block(session, ctx, v).await,
             _ => Ok(false),
@@ -114,28 +121,22 @@ impl ProxyHttp for Engine {
         &self,
         session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut Ctx,
     ) -> Result<()> {
+        if session.was_upgraded() {
+            // Tunnelled bytes after a 101 are not a request body.
+            return Ok(());
+        }
         if let Some(b) = body {
             ctx.body_in += b.len() as u64;
         }
-        let max = self.snapshot(ctx).config.limits.max_body_bytes;
-        if ctx.body_in > max && !session.is_upgrade_req() {
-            let v = limits::body_too_large();
-            self.shared
-                .metrics
-                .blocked
-                .with_label_values(&[&v.label()])
-                .inc();
-            ctx.decision = Decision::Block;
-            ctx.verdict = Some(v);
-            return Err(status_error(
-                413,
-                "request body larger than limits.max_body_bytes",
-            ));
+        let snap = self.snapshot(ctx);
+        if ctx.body_in > snap.config.limits.max_body_bytes {
+            return Err(self.enforce(ctx, limits::body_too_large()));
         }
-        Ok(())
+        self.check_body_rate(ctx, &snap)?;
+        self.hold_body(body, end_of_stream, ctx, &snap)
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
@@ -234,18 +235,25 @@ impl ProxyHttp for Engine {
         if let Some(v) = verdict
             && self.rule_verdict(ctx, v.clone(), mode)
         {
-            ctx.decision = Decision::Block;
-            self.shared
-                .metrics
-                .blocked
-                .with_label_values(&[&v.label()])
-                .inc();
-            ctx.drop_connection = v.action == Action::Drop;
-            let status = v.status;
-            ctx.verdict = Some(v);
-            return Err(status_error(status, "response blocked by inspection"));
+            return Err(self.enforce(ctx, v));
+        }
+        if ctx.hold.take().is_some() {
+            // The app answered before the whole body arrived: it never saw the body, and
+            // the rest is dropped rather than forwarded uninspected.
+            ctx.discard_body = true;
+            self.uninspected(ctx, "request_body");
         }
         if wants_body && status != 101 {
+            let i = &snap.config.inspection;
+            let declared = phases::declared_length(&resp.headers);
+            if declared.is_some_and(|l| l > i.response_body_limit as u64)
+                && i.response_body_limit_action == BodyLimitAction::Reject
+            {
+                let v = over_limit(500, "response_body_limit");
+                if self.rule_verdict(ctx, v.clone(), mode) {
+                    return Err(self.enforce(ctx, v));
+                }
+            }
             ctx.resp_buf = Some(BytesMut::new());
         }
         Ok(())
@@ -265,30 +273,41 @@ impl ProxyHttp for Engine {
             buf.extend_from_slice(&b);
         }
         let snap = self.snapshot(ctx);
-        let limit = snap.config.inspection.response_body_limit;
-        let over = ctx.resp_buf.as_ref().is_some_and(|b| b.len() > limit);
+        let i = &snap.config.inspection;
+        let over = ctx
+            .resp_buf
+            .as_ref()
+            .is_some_and(|b| b.len() > i.response_body_limit);
         if !(end_of_stream || over) {
             return Ok(None);
         }
         let data = ctx.resp_buf.take().unwrap_or_default().freeze();
+        let mut inspected = &data[..];
         if over {
-            // Too large to hold back: release it uninspected.
-            *body = Some(data);
-            return Ok(None);
+            if i.response_body_limit_action == BodyLimitAction::Reject {
+                let v = over_limit(500, "response_body_limit");
+                if self.rule_verdict(ctx, v.clone(), i.mode) {
+                    // The head is already out: all that is left is to cut the connection.
+                    self.enforce(ctx, v);
+                    ctx.drop_connection = true;
+                    return Err(Error::explain(
+                        ErrorType::ConnectionClosed,
+                        "response body larger than inspection.response_body_limit",
+                    ));
+                }
+            }
+            self.uninspected(ctx, "response_body");
+            inspected = &data[..i.response_body_limit];
         }
-        let verdict = ctx.inspection().and_then(|i| i.response_body(&data));
+        let verdict = ctx
+            .inspection()
+            .and_then(|insp| insp.response_body(inspected));
         if let Some(v) = verdict
-            && self.rule_verdict(ctx, v.clone(), snap.config.inspection.mode)
+            && self.rule_verdict(ctx, v.clone(), i.mode)
         {
             // The head is already out: all that is left is to cut the connection.
-            ctx.decision = Decision::Block;
-            self.shared
-                .metrics
-                .blocked
-                .with_label_values(&[&v.label()])
-                .inc();
+            self.enforce(ctx, v);
             ctx.drop_connection = true;
-            ctx.verdict = Some(v);
             return Err(Error::explain(
                 ErrorType::ConnectionClosed,
                 "response body blocked by inspection",
@@ -306,20 +325,8 @@ impl ProxyHttp for Engine {
         if ctx.drop_connection {
             return no_reuse(0);
         }
-        if ctx.decision == Decision::Block
-            && let Some(v) = ctx.verdict.clone()
-        {
-            let rule = (v.rule_id != 0).then_some(v.rule_id);
-            let written = respond::json(
-                session,
-                v.status,
-                "blocked",
-                &ctx.request_id,
-                rule,
-                Some(&v.message),
-                None,
-            )
-            .await;
+        if ctx.decision == Decision::Block && ctx.verdict.is_some() {
+            let written = phases::answer_verdict(session, ctx).await;
             return no_reuse(written.unwrap_or(0));
         }
         let (code, kind) = classify_error(e);
@@ -343,17 +350,14 @@ impl ProxyHttp for Engine {
             500 => "internal error",
             _ => "bad request",
         };
-        let message = e.to_string();
-        let written = respond::json(
-            session,
-            code,
-            error,
-            &ctx.request_id,
-            None,
-            Some(&message),
-            None,
-        )
-        .await;
+        // The client learns the status and the request id; the upstream address and the
+        // error chain are internals and go to the log only.
+        if code >= 500 {
+            tracing::warn!(request_id = %ctx.request_id, status = code, upstream = ?ctx.upstream, error = %e, "request failed");
+        } else {
+            tracing::debug!(request_id = %ctx.request_id, status = code, error = %e, "request refused");
+        }
+        let written = respond::json(session, code, error, &ctx.request_id, None, None, None).await;
         no_reuse(written.unwrap_or(0))
     }
 
@@ -367,6 +371,11 @@ impl ProxyHttp for Engine {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        if !session.as_downstream().is_http2()
+            && let Some(s) = session.stream()
+        {
+            self.shared.conns.request_done(s.id());
+        }
         logging::finish(self, session, e, ctx);
     }
 }

@@ -1,6 +1,8 @@
 //! The client stream as the proxy sees it: bytes read during protocol detection are
-//! served again first, and the first request head must complete before a deadline
-//! (slowloris defence; later heads on the connection fall under the idle timeout).
+//! served again first, and every request head must complete before a deadline
+//! (slowloris defence). The first head's deadline starts with the connection; a later
+//! one's with its first byte, once the proxy has said the previous request ended (see
+//! [`super::conns`]), so idle keep-alive time stays under `timeouts.idle_ms`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,30 +19,86 @@ use pingora::protocols::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use super::conns::{Conns, HeadClock};
+
 /// A plaintext client connection with a replay prefix and a head deadline.
-#[derive(Debug)]
 pub struct FrontStream {
     inner: Stream,
     prefix: BytesMut,
-    /// Armed until the end of the first request head (`\r\n\r\n`) has been read.
+    head_timeout: Duration,
+    /// Armed until the end of the current request head (`\r\n\r\n`) has been read.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// A request ended: the next bytes read start a head.
+    awaiting_head: bool,
     /// How many bytes of `\r\n\r\n` the data read so far ends with.
     matched: u8,
+    /// The current request's target as the client sent it (set by the front, read by
+    /// the inspection): pingora drops the fragment and escapes bytes it cannot store.
+    target: Option<Vec<u8>>,
+    clock: Arc<HeadClock>,
+    conns: Arc<Conns>,
+    timed_out: prometheus::IntCounter,
+}
+
+impl std::fmt::Debug for FrontStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontStream")
+            .field("inner", &self.inner)
+            .field("buffered", &self.prefix.len())
+            .field("head_deadline", &self.deadline.is_some())
+            .finish()
+    }
+}
+
+impl Drop for FrontStream {
+    fn drop(&mut self) {
+        self.conns.unregister(self.inner.id());
+    }
 }
 
 impl FrontStream {
-    pub fn new(inner: Stream, head_timeout: Duration) -> Self {
+    /// `timed_out` counts connections cut by the head deadline.
+    pub fn new(
+        inner: Stream,
+        head_timeout: Duration,
+        conns: Arc<Conns>,
+        timed_out: prometheus::IntCounter,
+    ) -> Self {
+        let clock = conns.register(inner.id());
         FrontStream {
             inner,
             prefix: BytesMut::new(),
+            head_timeout,
             deadline: Some(Box::pin(tokio::time::sleep(head_timeout))),
+            awaiting_head: false,
             matched: 0,
+            target: None,
+            clock,
+            conns,
+            timed_out,
         }
     }
 
     /// Bytes read during detection and not yet consumed.
     pub fn buffered(&self) -> &[u8] {
         &self.prefix
+    }
+
+    /// Replace the first `len` buffered bytes (a request head) with `head`.
+    pub fn rewrite_prefix(&mut self, len: usize, head: &[u8]) {
+        let rest = self.prefix.split_off(len.min(self.prefix.len()));
+        self.prefix.clear();
+        self.prefix.extend_from_slice(head);
+        self.prefix.extend_from_slice(&rest);
+    }
+
+    pub fn set_target(&mut self, target: Option<Vec<u8>>) {
+        self.target = target;
+    }
+
+    /// The current request's target as the client sent it, if the front recorded it.
+    pub fn target(&self) -> Option<&[u8]> {
+        self.target.as_deref()
     }
 
     /// Read more bytes from the socket into the replay prefix; 0 means EOF.
@@ -84,6 +142,11 @@ impl AsyncRead for FrontStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
+        if this.clock.take_rearm() {
+            this.deadline = None;
+            this.awaiting_head = true;
+            this.matched = 0;
+        }
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             let chunk = this.prefix.split_to(n);
@@ -94,17 +157,25 @@ impl AsyncRead for FrontStream {
         if let Some(deadline) = this.deadline.as_mut()
             && deadline.as_mut().poll(cx).is_ready()
         {
+            this.deadline = None;
+            this.timed_out.inc();
             return Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "request head not complete before timeouts.request_header_ms",
             )));
         }
-        if this.deadline.is_none() {
+        if this.deadline.is_none() && !this.awaiting_head {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
         let before = buf.filled().len();
         let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = res {
+        if let Poll::Ready(Ok(())) = res
+            && buf.filled().len() > before
+        {
+            if this.awaiting_head {
+                this.awaiting_head = false;
+                this.deadline = Some(Box::pin(tokio::time::sleep(this.head_timeout)));
+            }
             let new = buf.filled()[before..].to_vec();
             this.scan(&new);
         }

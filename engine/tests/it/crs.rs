@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::support::{Engine, app, client};
 
 /// The CRS tree in `../shared`; fails under CI=true, skips (returns None) otherwise.
-fn crs_dir() -> Option<PathBuf> {
+pub(crate) fn crs_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/crs/v4.28.0");
     if dir.join("rules").is_dir() {
         return Some(dir);
@@ -25,7 +25,7 @@ fn crs_dir() -> Option<PathBuf> {
     None
 }
 
-fn crs_config(crs: &std::path::Path, mode: &str) -> String {
+pub(crate) fn crs_config(crs: &std::path::Path, mode: &str) -> String {
     format!(
         "inspection:\n  mode: {mode}\n  paranoia_level: 1\n  rules:\n    - {setup}\n    - {rules}\n",
         setup = crs.join("crs-setup.conf.example").display(),

@@ -231,15 +231,51 @@ async fn response_phases_block_headers_and_cut_leaking_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn body_beyond_the_inspection_buffer_is_refused_in_block_mode() {
+async fn body_beyond_the_inspection_limit_is_refused_in_block_mode() {
     let app = app::http().await;
-    let (eng, _) = start(app.addr, Mode::Block);
+    let (eng, trace) = start(app.addr, Mode::Block);
     let mut s = client::connect(eng.listen[0]).await;
+    // Not multipart: the no-files limit (128 KiB) bounds it.
     let resp = client::send(
         &mut s,
-        client::request("POST", "/count", vec![b'x'; 100_000]),
+        client::request("POST", "/count", vec![b'x'; 200_000]),
     )
     .await;
     assert_eq!(resp.status(), 413);
+    let mut s = client::connect(eng.listen[0]).await;
+    let resp = client::send(
+        &mut s,
+        client::request("POST", "/count", vec![b'x'; 120_000]),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.body(), "120000");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(trace.lock().unwrap().contains(&"2:120000".to_string()));
     let _ = Bytes::new();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn response_body_past_the_limit_is_inspected_up_to_it_and_counted() {
+    let app = app::http().await;
+    let (eng, trace) = start(app.addr, Mode::Block);
+    // 600 KB: over the default 512 KiB response limit (process_partial).
+    let body: Vec<u8> = (0..600_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let resp = client::get(eng.listen[0], "/big?n=600000").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.body().as_ref(), &body[..], "released whole");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        trace.lock().unwrap().contains(&"4:524288".to_string()),
+        "{:?}",
+        trace.lock().unwrap()
+    );
+    assert_eq!(
+        metric(
+            eng.admin,
+            "palisade_uninspected_total{part=\"response_body\"}"
+        )
+        .await,
+        1.0
+    );
 }

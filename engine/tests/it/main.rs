@@ -4,9 +4,12 @@
 #[allow(dead_code)] // helpers shared by all test modules; each uses a subset
 mod support;
 
+mod bodies;
 mod config;
 mod crs;
+mod differential;
 mod drain;
+mod front;
 mod hook;
 mod http1;
 mod limits;

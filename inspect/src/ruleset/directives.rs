@@ -47,8 +47,6 @@ const NO_EFFECT: &[&str] = &[
     "sechttpblkey",
     "secremoterules",
     "secremoterulesfailaction",
-    "secrequestbodyjsondepthlimit",
-    "secargumentslimit",
     "seccollectiontimeout",
     "secresponsebodymimetypesclear",
 ];
@@ -139,6 +137,18 @@ impl Loader {
                     self.config.request_body_access = b;
                 } else {
                     self.config.response_body_access = b;
+                }
+                Ok(())
+            }
+            "secargumentslimit" | "secrequestbodyjsondepthlimit" => {
+                let v = arg(d, 0, f)?;
+                let n = size(v).filter(|&n| n > 0).ok_or_else(|| {
+                    err(format!("{} {v:?}: expected a whole number above 0", d.name))
+                })?;
+                if lower == "secargumentslimit" {
+                    self.config.arguments_limit = n;
+                } else {
+                    self.config.request_body_json_depth_limit = n;
                 }
                 Ok(())
             }

@@ -336,7 +336,11 @@ mod tests {
     #[test]
     fn lead_byte_without_continuation_is_dropped_as_modsecurity_does() {
         assert_eq!(u(b"x\xc0/etc\xc0/passwd"), b"x/etc/passwd");
-        assert_eq!(u(b"a\xe0\x80/b"), b"a\x80/b", "the lone continuation byte is copied");
+        assert_eq!(
+            u(b"a\xe0\x80/b"),
+            b"a\x80/b",
+            "the lone continuation byte is copied"
+        );
         assert_eq!(u(b"end\xf0\x9f"), b"end\x9f");
     }
 

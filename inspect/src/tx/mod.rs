@@ -1,6 +1,7 @@
 //! One HTTP exchange evaluated against a [`RuleSet`], phase by phase.
 mod effects;
 mod eval;
+mod reqbody;
 mod request;
 pub(crate) mod store;
 
@@ -92,6 +93,14 @@ pub struct Transaction {
     interrupted: bool,
     allowed: Allowed,
     content_type: Vec<u8>,
+    /// The request body processor's state while the body streams in.
+    body: Option<reqbody::BodyState>,
+    /// `request_body_end` already ran.
+    body_done: bool,
+    /// Bytes past `SecRequestBodyLimit` were ignored (not inspected).
+    body_partial: bool,
+    /// The query had this many arguments, more than `SecArgumentsLimit` (0: no).
+    args_over_limit: usize,
     started: std::time::Instant,
     last_phase: u8,
 }
@@ -122,6 +131,10 @@ impl Transaction {
             interrupted: false,
             allowed: Allowed::No,
             content_type: Vec::new(),
+            body: None,
+            body_done: false,
+            body_partial: false,
+            args_over_limit: 0,
             started: std::time::Instant::now(),
             last_phase: 0,
         }
@@ -138,17 +151,55 @@ impl Transaction {
         self.mode != EngineMode::Off && !self.interrupted && self.request_body_access
     }
 
-    /// Phase 2: the request body (call it even for an empty body).
+    /// Phase 2 with the whole request body in one slice (call it even for an
+    /// empty body): [`Transaction::request_body_chunk`] then
+    /// [`Transaction::request_body_end`].
     pub fn process_request_body(&mut self, body: &[u8]) -> Option<Intervention> {
-        if self.mode == EngineMode::Off || self.interrupted {
-            return None;
-        }
-        if self.request_body_access
-            && let Some(i) = request::set_body(self, body)
-        {
+        if let Some(i) = self.request_body_chunk(body) {
             return Some(i);
         }
+        self.request_body_end()
+    }
+
+    /// Streams the request body in: call it for each piece, in order, then
+    /// [`Transaction::request_body_end`] once (also for an empty body).
+    ///
+    /// Memory stays bounded whatever the body's size: multipart file contents are
+    /// only counted (for `FILES_SIZES` / `FILES_COMBINED_SIZE`), never kept;
+    /// multipart form fields and URL-encoded, JSON and XML bodies are kept up to
+    /// `SecRequestBodyNoFilesLimit` (past it the body is a `REQBODY_ERROR`, as in
+    /// ModSecurity); a body no processor parses is kept up to `SecRequestBodyLimit`
+    /// for `REQUEST_BODY`. Returns an intervention (413) only when the body passes
+    /// `SecRequestBodyLimit` with `SecRequestBodyLimitAction Reject` in blocking
+    /// mode; the host should then stop sending and answer it (further chunks and
+    /// `request_body_end` return `None`). With `ProcessPartial` the bytes past the
+    /// limit are ignored. Rules run only at `request_body_end`.
+    pub fn request_body_chunk(&mut self, chunk: &[u8]) -> Option<Intervention> {
+        if self.body_done {
+            return None;
+        }
+        reqbody::chunk(self, chunk)
+    }
+
+    /// Ends the request body: the body processor finishes (`ARGS_POST`, `FILES*`,
+    /// `XML`, `REQBODY_ERROR`, `MULTIPART_*` are set) and phase 2 runs. Returns
+    /// the intervention a rule asked for, if any. Calling it again does nothing.
+    pub fn request_body_end(&mut self) -> Option<Intervention> {
+        if self.body_done || self.mode == EngineMode::Off || self.interrupted {
+            return None;
+        }
+        self.body_done = true;
+        if self.request_body_access {
+            reqbody::finish(self);
+        }
         self.run_phase(2)
+    }
+
+    /// Whether bytes of the request body past `SecRequestBodyLimit` were left
+    /// uninspected (`SecRequestBodyLimitAction ProcessPartial`, or `Reject` in
+    /// detection-only mode): the host should say so in its log.
+    pub fn request_body_partially_inspected(&self) -> bool {
+        self.body_partial
     }
 
     /// Phase 3: response status line and headers.

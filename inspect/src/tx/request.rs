@@ -1,9 +1,7 @@
 //! Fills the variable store from the request and response the host hands over.
 use super::store::Store;
-use super::{ConnInfo, Disruptive, Intervention, RequestHead, Transaction};
-use crate::body;
+use super::{ConnInfo, RequestHead, Transaction};
 use crate::rule::BodyProcessor;
-use crate::ruleset::{BodyLimitAction, EngineMode};
 use crate::vars::Var;
 
 pub fn set_conn(s: &mut Store, c: &ConnInfo) {
@@ -82,6 +80,34 @@ fn percent_decode(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The origin form of a request target, as an app behind a proxy resolves it: an
+/// absolute-form target (`scheme://authority` followed by a path, a query or nothing)
+/// loses its scheme and authority, and a target without a path gets `/`, keeping the
+/// query (`http://x?q=1` is `/?q=1`, not `/`). Other targets are returned unchanged.
+pub fn origin_form(target: &str) -> std::borrow::Cow<'_, str> {
+    let Some(colon) = target.find("://") else {
+        return target.into();
+    };
+    let scheme = &target[..colon];
+    let is_scheme = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !is_scheme {
+        return target.into();
+    }
+    let rest = &target[colon + 3..];
+    let tail = &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..];
+    if tail.starts_with('/') {
+        tail.into()
+    } else {
+        format!("/{tail}").into()
+    }
+}
+
 pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
     let s = &mut tx.store;
     let sep = tx.rs.config.arg_separator;
@@ -92,13 +118,8 @@ pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
         format!("{} {} {}", head.method, head.uri, head.protocol),
     );
     s.set(Var::RequestUriRaw, head.uri.as_bytes());
-    let mut uri = head.uri.as_str();
-    if let Some(rest) = uri
-        .strip_prefix("http://")
-        .or_else(|| uri.strip_prefix("https://"))
-    {
-        uri = rest.find('/').map_or("/", |i| &rest[i..]);
-    }
+    let origin = origin_form(&head.uri);
+    let uri = origin.as_ref();
     // ModSecurity v3 hands rules the percent-decoded target as REQUEST_URI (CRS's
     // REQUEST_URI rules count on it, e.g. `/x%5Cu0027` reading `/x\u0027`);
     // REQUEST_URI_RAW stays as received.
@@ -118,6 +139,13 @@ pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
     s.set(Var::QueryString, query.unwrap_or("").as_bytes());
     if let Some(q) = query {
         parse_args(q.as_bytes(), sep, &mut s.args_get);
+        // SecArgumentsLimit: rules never see the arguments past it, and phase 2
+        // reports the body error (see reqbody.rs).
+        let limit = tx.rs.config.arguments_limit;
+        if s.args_get.len() > limit {
+            tx.args_over_limit = s.args_get.len();
+            s.args_get.truncate(limit);
+        }
     }
     for (name, value) in &head.headers {
         s.headers.push((name.as_bytes().to_vec(), value.clone()));
@@ -158,7 +186,7 @@ fn parse_cookies(value: &[u8], out: &mut Vec<(Vec<u8>, Vec<u8>)>) {
     }
 }
 
-fn update_combined_size(s: &mut Store) {
+pub(super) fn update_combined_size(s: &mut Store) {
     let n: usize = s
         .args_get
         .iter()
@@ -166,64 +194,6 @@ fn update_combined_size(s: &mut Store) {
         .map(|(k, v)| k.len() + v.len())
         .sum();
     s.set(Var::ArgsCombinedSize, n.to_string());
-}
-
-pub fn set_body(tx: &mut Transaction, body: &[u8]) -> Option<Intervention> {
-    let cfg = &tx.rs.config;
-    let mut body = body;
-    if body.len() > cfg.request_body_limit {
-        match cfg.request_body_limit_action {
-            BodyLimitAction::Reject => {
-                tx.store.set(Var::InboundDataError, "1");
-                if tx.mode == EngineMode::On {
-                    tx.interrupted = true;
-                    return Some(Intervention {
-                        status: 413,
-                        disruptive: Disruptive::Deny,
-                        rule_id: 0,
-                        message: format!(
-                            "request body is {} bytes, over SecRequestBodyLimit {}",
-                            body.len(),
-                            cfg.request_body_limit
-                        ),
-                    });
-                }
-            }
-            BodyLimitAction::ProcessPartial => {}
-        }
-        body = &body[..cfg.request_body_limit];
-    }
-    let s = &mut tx.store;
-    s.set(Var::RequestBodyLength, body.len().to_string());
-    // REQUEST_BODY holds the raw body except when the XML processor parsed it (then
-    // only `XML:` sees it, unless `ctl:forceRequestBodyVariable=On`); this is what the
-    // CRS regression suite expects (944120-6 vs 934210-13).
-    let raw_visible = tx.body_processor != Some(BodyProcessor::Xml) || tx.force_body_variable;
-    if raw_visible {
-        s.set(Var::RequestBody, body);
-    }
-    let proc = tx.body_processor?;
-    s.set(Var::ReqbodyError, "0");
-    s.set(Var::ReqbodyProcessorError, "0");
-    let result = match proc {
-        BodyProcessor::UrlEncoded => {
-            parse_args(body, cfg.arg_separator, &mut s.args_post);
-            Ok(())
-        }
-        BodyProcessor::Json => body::json::parse(body, &mut s.args_post),
-        BodyProcessor::Xml => body::xml::parse(body).map(|(text, attrs)| {
-            s.xml_text = Some(text);
-            s.xml_attrs = attrs;
-        }),
-        BodyProcessor::Multipart => body::multipart::parse(&tx.content_type, body, s),
-    };
-    if let Err(msg) = result {
-        s.set(Var::ReqbodyError, "1");
-        s.set(Var::ReqbodyProcessorError, "1");
-        s.set(Var::ReqbodyErrorMsg, format!("{}: {msg}", proc.name()));
-    }
-    update_combined_size(s);
-    None
 }
 
 pub fn set_response_head(
@@ -242,6 +212,30 @@ pub fn set_response_head(
             s.set(Var::ResponseContentType, value.as_slice());
         } else if name.eq_ignore_ascii_case("content-length") {
             s.set(Var::ResponseContentLength, value.as_slice());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_form;
+
+    #[test]
+    fn absolute_form_targets_keep_path_and_query() {
+        for (target, want) in [
+            ("/a?b=1", "/a?b=1"),
+            ("http://x?q=1", "/?q=1"),
+            ("http://x", "/"),
+            ("http://x/", "/"),
+            ("http://x:8080/p?q=1", "/p?q=1"),
+            ("https://x:443?q=1", "/?q=1"),
+            ("HTTP://x/p", "/p"),
+            ("http://x#f", "/#f"),
+            ("http://user@x/p", "/p"),
+            ("*", "*"),
+            ("/redirect?to=http://evil/", "/redirect?to=http://evil/"),
+        ] {
+            assert_eq!(origin_form(target), want, "{target}");
         }
     }
 }

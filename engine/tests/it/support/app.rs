@@ -80,6 +80,32 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             }
             reply(format!("{n}"))
         }
+        "/digest" => {
+            // Streams the body through SHA-1: `<length> <hex digest>`.
+            use sha1::Digest;
+            let mut body = body;
+            let mut h = sha1::Sha1::new();
+            let mut n: u64 = 0;
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { break };
+                if let Ok(d) = frame.into_data() {
+                    n += d.len() as u64;
+                    h.update(&d);
+                }
+            }
+            reply(format!("{n} {}", hex(&h.finalize())))
+        }
+        "/big" => {
+            // `?n=<bytes>` of a repeating alphabet.
+            let n: usize = parts
+                .uri
+                .query()
+                .and_then(|q| q.strip_prefix("n="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000);
+            let data: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            Ok(Response::new(Full::new(Bytes::from(data))))
+        }
         "/echo" => {
             let data = body
                 .collect()
@@ -106,6 +132,16 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         "/leak" => reply("this body has leaked data in it".into()),
         _ => reply("hello from app".into()),
     }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `<length> <hex SHA-1>` of `data`, as `/digest` answers.
+pub fn digest(data: &[u8]) -> String {
+    use sha1::Digest;
+    format!("{} {}", data.len(), hex(&sha1::Sha1::digest(data)))
 }
 
 /// Start the HTTP app on `addr` (use port 0 for any).
