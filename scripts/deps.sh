@@ -10,6 +10,8 @@ APT_PACKAGES=(
     wrk hyperfine shellcheck yamllint ruby vagrant util-linux python3-pip python3-venv
     # engine/tests/it/differential.rs: a Node `http` server behind the engine (with nginx, python3)
     nodejs
+    # inspect/tests/modsec_bodies.rs links a small C program against libmodsecurity3
+    libmodsecurity-dev
 )
 PIP_PACKAGES=(
     "helm-python-sdk==0.2.2"

@@ -14,7 +14,7 @@
 //! Exclusions come before inclusions, so an excluded port wins over an included one.
 
 use crate::config::{
-    ISTIO_PORTS, ISTIO_PROXY_UID, IpFamilies, MeshMode, PortRange, PortSelection, RedirectConfig,
+    ISTIO_PORTS, ISTIO_PROXY_UID, IpFamilies, PortRange, PortSelection, RedirectConfig, ServiceMesh,
 };
 
 /// A chain Palisade writes to.
@@ -116,7 +116,7 @@ pub fn plan(config: &RedirectConfig) -> Plan {
         PortRange::single(config.capture_port),
         PortRange::single(config.admin_port),
     ];
-    if config.mesh == MeshMode::Istio {
+    if config.mesh == ServiceMesh::Istio {
         bypass.push(ISTIO_PORTS);
     }
     bypass.extend(config.exclude.iter().copied());
@@ -151,7 +151,7 @@ pub fn plan(config: &RedirectConfig) -> Plan {
     );
 
     let mut chains = vec![Chain::Prerouting, Chain::Inbound, Chain::Redirect];
-    if config.mesh == MeshMode::Istio {
+    if config.mesh == ServiceMesh::Istio {
         chains.insert(1, Chain::Output);
         chains.push(Chain::MeshOutput);
         push(Chain::Output, vec![], Verdict::Jump(Chain::MeshOutput));
