@@ -4,6 +4,11 @@
 //! once as the engine runs and once with the prefilter off (every rule on every value),
 //! and must give the same interventions, the same matched rules in the same order, and
 //! the same anomaly scores.
+
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod ftw;
 

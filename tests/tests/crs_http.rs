@@ -10,6 +10,10 @@
 //! or the pass rate falls below the floor written there. `FTW_ONLY=920100-4,942100-1`
 //! replays just those cases and prints what was sent and logged.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
