@@ -25,6 +25,8 @@ pub struct AccessRecord<'a> {
     pub status: u16,
     pub decision: &'a str,
     pub rule_ids: &'a [u32],
+    /// Per matched rule: id, variable with key, value (cut short, credentials masked).
+    pub matches: &'a [crate::inspect::RuleMatch],
     /// Parts forwarded without (full) inspection: `request_body`, `response_body`.
     pub uninspected: &'a [&'static str],
     pub message: Option<&'a str>,

@@ -192,6 +192,14 @@ impl Phases for SecLangInspection {
     fn matched_rule_ids(&self) -> Vec<u32> {
         self.0.matched_rules().iter().map(|r| r.id).collect()
     }
+
+    fn matches(&self) -> Vec<super::RuleMatch> {
+        self.0
+            .matched_rules()
+            .iter()
+            .map(|r| super::RuleMatch::safe(r.id, &r.var, &r.value))
+            .collect()
+    }
 }
 
 fn owned_headers(headers: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {

@@ -16,3 +16,4 @@ mod limits;
 mod protocols;
 mod reload;
 mod upstream;
+mod tune;
