@@ -155,46 +155,38 @@ pub trait Inspection: Send {
     fn matched_rule_ids(&self) -> Vec<u32> {
         Vec::new()
     }
-    /// Every rule that matched so far with what it matched, safe to log.
-    fn matches(&self) -> Vec<RuleMatch> {
+    /// Every rule that matched and asked to be logged (not `nolog`), with its expanded
+    /// `msg` and `logdata`: the access log's `matches`, ModSecurity's error-log lines.
+    fn matched_rules(&self) -> Vec<RuleMatch> {
         Vec::new()
     }
 }
 
-/// One matched rule as the access log shows it (the input of `palisade-engine tune`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// One matched rule as the access log shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RuleMatch {
     pub id: u32,
-    /// Variable with its key: `ARGS:comment`, `REQUEST_HEADERS:User-Agent`, `REQUEST_FILENAME`.
+    pub msg: String,
+    /// The rule's expanded `logdata`, cut at [`RuleMatch::MAX_DATA`] bytes: it quotes request data.
+    pub data: String,
+    /// The first variable that matched, with its key: `ARGS:comment`,
+    /// `REQUEST_HEADERS:User-Agent`, `REQUEST_FILENAME` (what `palisade-engine tune` groups by).
     pub var: String,
-    /// The matched value cut to [`MATCH_VALUE_CHARS`] characters; credentials masked.
+    /// The matched value cut to [`RuleMatch::MAX_VALUE`] characters; credentials masked.
     pub value: String,
 }
 
-/// Longest matched value written to the access log, in characters.
-pub const MATCH_VALUE_CHARS: usize = 100;
-
-/// What stands in for the value of a credential-bearing variable.
-pub const MASKED: &str = "***";
-
 impl RuleMatch {
-    /// A log-safe copy: values of credential-bearing variables masked, the rest cut short.
-    pub fn safe(id: u32, var: &str, value: &str) -> Self {
-        let value = if carries_credentials(var) {
-            MASKED.to_string()
-        } else {
-            value.chars().take(MATCH_VALUE_CHARS).collect()
-        };
-        RuleMatch {
-            id,
-            var: var.to_string(),
-            value,
-        }
-    }
+    /// ModSecurity also truncates logdata (at 512 bytes); request data beyond that is not logged.
+    pub const MAX_DATA: usize = 512;
+    /// Longest matched value written to the access log, in characters.
+    pub const MAX_VALUE: usize = 100;
+    /// What stands in for the value (and the logdata) of a credential-bearing variable.
+    pub const MASKED: &str = "***";
 }
 
 /// Variables whose values are secrets: authorisation headers and cookies.
-fn carries_credentials(var: &str) -> bool {
+pub fn carries_credentials(var: &str) -> bool {
     let (class, key) = var.split_once(':').unwrap_or((var, ""));
     match class {
         "REQUEST_COOKIES" => true,

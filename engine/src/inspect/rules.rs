@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use palisade_inspect::{Disruptive, EngineMode, Intervention, LoadOptions, RuleSet, Transaction};
 
-use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, Verdict};
+use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, RuleMatch, Verdict};
 use crate::config::{BodyLimitAction, ConfigError, Inspection, Mode};
 
 /// Errors while loading rules; reloads keep the old rule set on any of them.
@@ -193,13 +193,39 @@ impl Phases for SecLangInspection {
         self.0.matched_rules().iter().map(|r| r.id).collect()
     }
 
-    fn matches(&self) -> Vec<super::RuleMatch> {
+    fn matched_rules(&self) -> Vec<RuleMatch> {
         self.0
             .matched_rules()
             .iter()
-            .map(|r| super::RuleMatch::safe(r.id, &r.var, &r.value))
+            .map(|r| {
+                // Logdata quotes the matched value: masked with it.
+                let secret = super::carries_credentials(&r.var);
+                let masked = |s: String| {
+                    if secret {
+                        RuleMatch::MASKED.to_string()
+                    } else {
+                        s
+                    }
+                };
+                RuleMatch {
+                    id: r.id,
+                    msg: r.msg.clone(),
+                    data: masked(truncate(&r.data, RuleMatch::MAX_DATA).to_string()),
+                    var: r.var.clone(),
+                    value: masked(r.value.chars().take(RuleMatch::MAX_VALUE).collect()),
+                }
+            })
             .collect()
     }
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn owned_headers(headers: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {

@@ -18,7 +18,7 @@ pub(super) fn finish(engine: &Engine, session: &mut Session, e: Option<&Error>, 
     let (rule_ids, matches) = match ctx.inspection() {
         Some(i) => {
             i.logging();
-            (i.matched_rule_ids(), i.matches())
+            (i.matched_rule_ids(), i.matched_rules())
         }
         None => (Vec::new(), Vec::new()),
     };

@@ -15,5 +15,5 @@ mod http1;
 mod limits;
 mod protocols;
 mod reload;
-mod upstream;
 mod tune;
+mod upstream;
