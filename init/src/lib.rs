@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod probe;
+
 use clap::Parser;
 use palisade_redirect::config::{DEFAULT_ADMIN_PORT, DEFAULT_CAPTURE_PORT, DEFAULT_ENGINE_ID};
 use palisade_redirect::render::{Family, iptables, nft};

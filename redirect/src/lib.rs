@@ -22,7 +22,7 @@ pub use backend::{Backend, BackendChoice};
 pub use config::{ConfigError, IpFamilies, MeshMode, PortRange, PortSelection, RedirectConfig};
 pub use exec::{Drift, ExecError};
 pub use netns::NetnsError;
-pub use plan::{Plan, plan};
+pub use plan::{Plan, VALIDATION_ADDR, VALIDATION_PORT, plan};
 
 use std::path::Path;
 

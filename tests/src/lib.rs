@@ -43,6 +43,7 @@
 //! first with `cargo build --workspace --bins` (or `-p palisade-cni-plugin -p palisade-init`).
 
 mod cni;
+pub mod cri;
 mod engine;
 mod env;
 mod netns;
