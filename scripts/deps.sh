@@ -11,6 +11,10 @@ APT_PACKAGES=(
     # tests/tests/containerd.rs: a real runtime (CRI), its CRI client's protoc, and the
     # static palisade-cni/palisade-init (scripts/build-static.sh: musl-gcc for ring's C)
     containerd runc protobuf-compiler musl-tools file
+    # engine/tests/it/differential.rs: a Node `http` server behind the engine (with nginx, python3)
+    nodejs
+    # inspect/tests/modsec_bodies.rs links a small C program against libmodsecurity3
+    libmodsecurity-dev
 )
 PIP_PACKAGES=(
     "helm-python-sdk==0.2.2"

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use palisade_api::ports::{DEFAULT_ADMIN_PORT, DEFAULT_CAPTURE_PORT, DEFAULT_ENGINE_ID};
 use palisade_redirect::BackendChoice;
-use palisade_redirect::config::{DEFAULT_ADMIN_PORT, DEFAULT_CAPTURE_PORT, DEFAULT_ENGINE_ID};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -2,9 +2,10 @@
 //! Palisade's redirect plan inside an injected pod's network namespace.
 //!
 //! Exit status 0 with the result (or nothing) on stdout; exit status 1 with a CNI error
-//! object on stdout. Error codes: see [`error::code`] and docs/cni.md.
+//! object on stdout ([`cli::exit`]). Error codes: see [`error::code`] and docs/cni.md.
 
 pub mod apiserver;
+pub mod cli;
 pub mod cmd;
 pub mod conf;
 pub mod error;
@@ -37,13 +38,13 @@ pub fn cni_main() -> ExitCode {
     match outcome {
         Ok(Some(result)) => {
             let _ = writeln!(out, "{result}");
-            ExitCode::SUCCESS
+            ExitCode::from(cli::exit::OK)
         }
-        Ok(None) => ExitCode::SUCCESS,
+        Ok(None) => ExitCode::from(cli::exit::OK),
         Err(e) => {
             tracing::error!(code = e.code, msg = %e.msg, details = %e.details, "CNI command failed");
             let _ = writeln!(out, "{}", e.to_json(&version));
-            ExitCode::FAILURE
+            ExitCode::from(cli::exit::FAILURE)
         }
     }
 }

@@ -1,10 +1,5 @@
-//! `palisade-cni`: the CNI plugin binary. All logic lives in the library; other modes
-//! (such as `install`) dispatch on the first argument before the CNI protocol below.
+//! `palisade-cni`: everything is in the library ([`palisade_cni_plugin::cli`]).
 
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some("install") {
-        return palisade_cni_plugin::install::cli::main(args);
-    }
-    palisade_cni_plugin::cni_main()
+    palisade_cni_plugin::cli::main()
 }

@@ -1,18 +1,14 @@
 //! Which pods Palisade acts on, and their redirect settings from `palisade.dev/*` annotations.
+//! Both decisions are the contract crate's ([`palisade_api`]), so the injector denies at
+//! admission exactly the pods this plugin would fail, with the same message.
 
 use std::collections::BTreeMap;
 
-use palisade_redirect::{MeshMode, PortRange, PortSelection, RedirectConfig};
+use palisade_api::{EnginePorts, RedirectSettings, names};
+use palisade_redirect::RedirectConfig;
 
 use crate::conf::NetConf;
 use crate::error::{CniError, code};
-
-pub const STATUS_ANNOTATION: &str = "palisade.dev/status";
-pub const EXCLUDE_ANNOTATION: &str = "palisade.dev/exclude-inbound-ports";
-pub const INCLUDE_ANNOTATION: &str = "palisade.dev/include-inbound-ports";
-pub const MESH_ANNOTATION: &str = "palisade.dev/service-mesh";
-/// The container name the injector gives the engine.
-pub const ENGINE_CONTAINER: &str = "palisade-engine";
 
 /// What the plugin knows about the pod.
 #[derive(Debug, Clone, Default)]
@@ -27,35 +23,36 @@ pub struct PodInfo {
 impl PodInfo {
     /// Marked by the injector, or carrying the engine container.
     pub fn is_injected(&self) -> bool {
-        self.annotations.get(STATUS_ANNOTATION).map(String::as_str) == Some("injected")
-            || self.containers.iter().any(|c| c == ENGINE_CONTAINER)
+        names::is_injected(
+            Some(&self.annotations),
+            self.containers.iter().map(String::as_str),
+        )
     }
 }
 
 /// The redirect config for an injected pod: plugin defaults overridden by annotations.
-/// Invalid annotations fail with code 101 naming the annotation and value.
+/// Invalid annotations fail with code 101 and the contract's message.
 pub fn redirect_config(conf: &NetConf, pod: &PodInfo) -> Result<RedirectConfig, CniError> {
-    let bad = |e: palisade_redirect::ConfigError| {
+    let engine = EnginePorts {
+        capture: conf.capture_port,
+        admin: conf.admin_port,
+    };
+    let settings = RedirectSettings::from_annotations(&pod.annotations, engine).map_err(|e| {
         CniError::new(code::INVALID_ANNOTATION, e.to_string())
             .with_details(format!("pod {}/{}", pod.namespace, pod.name))
-    };
-    let get = |k: &str| pod.annotations.get(k).map(String::as_str).unwrap_or("");
-    let config = RedirectConfig {
-        capture_port: conf.capture_port,
-        admin_port: conf.admin_port,
-        include: PortSelection::parse(INCLUDE_ANNOTATION, get(INCLUDE_ANNOTATION)).map_err(bad)?,
-        exclude: PortRange::parse_list(EXCLUDE_ANNOTATION, get(EXCLUDE_ANNOTATION)).map_err(bad)?,
-        mesh: MeshMode::parse(MESH_ANNOTATION, get(MESH_ANNOTATION)).map_err(bad)?,
+    })?;
+    Ok(RedirectConfig {
         engine_uid: conf.engine_uid,
         engine_gid: conf.engine_gid,
-        ..RedirectConfig::default()
-    };
-    config.validate(INCLUDE_ANNOTATION).map_err(bad)?;
-    Ok(config)
+        ..RedirectConfig::new(engine, settings)
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use palisade_api::ServiceMesh;
+    use palisade_api::names::{ENGINE_CONTAINER, EXCLUDE_INBOUND_PORTS, SERVICE_MESH, STATUS};
+
     use super::*;
 
     fn pod(pairs: &[(&str, &str)]) -> PodInfo {
@@ -76,8 +73,8 @@ mod tests {
 
     #[test]
     fn only_marked_pods_or_pods_with_the_engine_are_injected() {
-        assert!(pod(&[(STATUS_ANNOTATION, "injected")]).is_injected());
-        assert!(!pod(&[(STATUS_ANNOTATION, "skipped")]).is_injected());
+        assert!(pod(&[(STATUS, "injected")]).is_injected());
+        assert!(!pod(&[(STATUS, "skipped")]).is_injected());
         let mut p = pod(&[]);
         p.containers = vec!["app".into(), ENGINE_CONTAINER.into()];
         assert!(p.is_injected());
@@ -88,27 +85,27 @@ mod tests {
         let c = redirect_config(
             &conf(),
             &pod(&[
-                (EXCLUDE_ANNOTATION, "8081,9000-9100"),
-                (MESH_ANNOTATION, "istio"),
+                (EXCLUDE_INBOUND_PORTS, "8081,9000-9100"),
+                (SERVICE_MESH, "istio"),
             ]),
         )
         .unwrap();
         assert_eq!(c.exclude.len(), 2);
-        assert_eq!(c.mesh, MeshMode::Istio);
+        assert_eq!(c.mesh, ServiceMesh::Istio);
     }
 
     #[test]
     fn invalid_annotation_names_key_and_value() {
         for v in ["80,abc", "70000", "9100-9000"] {
-            let e = redirect_config(&conf(), &pod(&[(EXCLUDE_ANNOTATION, v)])).unwrap_err();
+            let e = redirect_config(&conf(), &pod(&[(EXCLUDE_INBOUND_PORTS, v)])).unwrap_err();
             assert_eq!(e.code, code::INVALID_ANNOTATION);
             assert!(
-                e.msg.contains(EXCLUDE_ANNOTATION) && e.msg.contains(v),
+                e.msg.contains(EXCLUDE_INBOUND_PORTS) && e.msg.contains(v),
                 "{}",
                 e.msg
             );
         }
-        let e = redirect_config(&conf(), &pod(&[(MESH_ANNOTATION, "linkerd")])).unwrap_err();
+        let e = redirect_config(&conf(), &pod(&[(SERVICE_MESH, "linkerd")])).unwrap_err();
         assert!(e.msg.contains("linkerd"), "{}", e.msg);
     }
 }

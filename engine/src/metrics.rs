@@ -18,6 +18,7 @@ pub struct Metrics {
     pub blocked: IntCounterVec,
     pub reloads: IntCounterVec,
     pub non_http: IntCounterVec,
+    pub refused: IntCounterVec,
     pub access_log_dropped: IntCounter,
     pub rule_matches: IntCounterVec,
     pub uninspected: IntCounterVec,
@@ -104,6 +105,11 @@ impl Metrics {
                 "Connections whose first bytes were not HTTP, by action (passthrough, reject).",
                 &["action"],
             ),
+            refused: counter(
+                "palisade_refused_requests_total",
+                "HTTP/1 requests refused before inspection, by kind (parse, framing, method, too_large, timeout, incomplete).",
+                &["kind"],
+            ),
             access_log_dropped: reg(
                 &r,
                 IntCounter::new(
@@ -153,6 +159,16 @@ impl Metrics {
             .set(1);
         for kind in ["connect", "timeout", "closed", "other"] {
             m.upstream_errors.with_label_values(&[kind]);
+        }
+        for kind in [
+            "parse",
+            "framing",
+            "method",
+            "too_large",
+            "timeout",
+            "incomplete",
+        ] {
+            m.refused.with_label_values(&[kind]);
         }
         for part in ["request_body", "response_body"] {
             m.uninspected.with_label_values(&[part]);

@@ -7,70 +7,77 @@ use std::path::PathBuf;
 pub mod probe;
 
 use clap::Parser;
-use palisade_redirect::config::{DEFAULT_ADMIN_PORT, DEFAULT_CAPTURE_PORT, DEFAULT_ENGINE_ID};
+use palisade_api::exit::REDIRECT_MISSING_MARKER;
+use palisade_api::names::init_env;
+use palisade_api::ports::{DEFAULT_ADMIN_PORT, DEFAULT_CAPTURE_PORT, DEFAULT_ENGINE_ID};
+use palisade_api::{EnginePorts, annotations::RedirectFields};
 use palisade_redirect::render::{Family, iptables, nft};
 use palisade_redirect::{
-    Backend, BackendChoice, ConfigError, MeshMode, PortRange, PortSelection, RedirectConfig,
-    RedirectError,
+    Backend, BackendChoice, ConfigError, RedirectConfig, RedirectError, RedirectSettings,
 };
 
-/// Exit codes, as documented in `--help`.
+/// Exit codes, as documented in `--help` ([`EXIT_CODES`]); the values are the contract's
+/// ([`palisade_api::exit`]), which the repair controller relies on.
 pub mod exit {
-    pub const OK: u8 = 0;
+    use palisade_api::exit as api;
+
+    pub const OK: u8 = api::OK;
     /// `--check` found the live rules differ from the plan.
-    pub const DRIFT: u8 = 1;
-    /// A flag or `PALISADE_*` variable has an invalid value (clap's own usage errors are 2).
-    pub const BAD_CONFIG: u8 = 64;
+    pub const DRIFT: u8 = api::FAILURE;
+    /// Command-line syntax error (clap).
+    pub const USAGE: u8 = api::USAGE;
+    /// A flag or `PALISADE_*` variable has an invalid value.
+    pub const BAD_CONFIG: u8 = api::CONFIG;
     /// `--validate`: the redirect is missing or differs (the pod started before it was in
     /// place); the CNI installer's repair controller looks for this code.
-    pub const REDIRECT_MISSING: u8 = 66;
+    pub const REDIRECT_MISSING: u8 = api::REDIRECT_MISSING;
     /// The namespace could not be entered or the packet-filter tools failed.
-    pub const FAILED: u8 = 69;
-}
+    pub const FAILED: u8 = api::UNAVAILABLE;
 
-/// Marker in the termination message that the repair controller looks for.
-pub const REDIRECT_MISSING_MARKER: &str = "palisade: redirect missing";
-
-const EXIT_CODES: &str = "\
+    /// The `--help` section; a unit test keeps it in step with the constants above.
+    pub const HELP: &str = "\
 Exit codes:
   0   rules applied (or printed, removed, or --check found no drift)
   1   --check: the live rules differ from the plan (listed on stderr)
   2   command-line syntax error
   64  invalid value in a flag or PALISADE_* variable
   66  --validate: the redirect rules are missing or differ from the plan
-  69  entering the namespace or running iptables-restore/nft failed";
+  69  entering the namespace or running iptables-restore/nft failed
+
+Logging: PALISADE_LOG (default info), e.g. PALISADE_LOG=debug.";
+}
 
 /// Redirect a pod's inbound TCP to the Palisade engine (run as an init container with
 /// NET_ADMIN).
 #[derive(Debug, Parser)]
-#[command(name = "palisade-init", version, after_help = EXIT_CODES)]
+#[command(name = "palisade-init", version, after_help = exit::HELP)]
 pub struct Args {
     /// Port the engine captures redirected connections on.
-    #[arg(long, env = "PALISADE_CAPTURE_PORT", default_value_t = DEFAULT_CAPTURE_PORT)]
+    #[arg(long, env = init_env::CAPTURE_PORT, default_value_t = DEFAULT_CAPTURE_PORT)]
     pub capture_port: u16,
     /// Engine admin port; never redirected.
-    #[arg(long, env = "PALISADE_ADMIN_PORT", default_value_t = DEFAULT_ADMIN_PORT)]
+    #[arg(long, env = init_env::ADMIN_PORT, default_value_t = DEFAULT_ADMIN_PORT)]
     pub admin_port: u16,
     /// Ports never redirected, e.g. `8081,9000-9100`.
-    #[arg(long, env = "PALISADE_EXCLUDE_INBOUND_PORTS", default_value = "")]
+    #[arg(long, env = init_env::EXCLUDE_INBOUND_PORTS, default_value = "")]
     pub exclude_inbound_ports: String,
     /// `*` or the only ports redirected, e.g. `8080,8443`.
-    #[arg(long, env = "PALISADE_INCLUDE_INBOUND_PORTS", default_value = "*")]
+    #[arg(long, env = init_env::INCLUDE_INBOUND_PORTS, default_value = "*")]
     pub include_inbound_ports: String,
     /// `none` or `istio`.
-    #[arg(long, env = "PALISADE_SERVICE_MESH", default_value = "none")]
+    #[arg(long, env = init_env::SERVICE_MESH, default_value = "none")]
     pub service_mesh: String,
     /// UID the engine runs as (used by istio-mode OUTPUT rules).
-    #[arg(long, env = "PALISADE_ENGINE_UID", default_value_t = DEFAULT_ENGINE_ID)]
+    #[arg(long, env = init_env::ENGINE_UID, default_value_t = DEFAULT_ENGINE_ID)]
     pub engine_uid: u32,
     /// GID the engine runs as (used by istio-mode OUTPUT rules).
-    #[arg(long, env = "PALISADE_ENGINE_GID", default_value_t = DEFAULT_ENGINE_ID)]
+    #[arg(long, env = init_env::ENGINE_GID, default_value_t = DEFAULT_ENGINE_ID)]
     pub engine_gid: u32,
     /// `auto`, `nft`, `iptables-nft` or `iptables-legacy`.
-    #[arg(long, env = "PALISADE_BACKEND", default_value = "auto")]
+    #[arg(long, env = init_env::BACKEND, default_value = "auto")]
     pub backend: String,
     /// Network namespace to act in (`/var/run/netns/NAME`, `/proc/PID/ns/net`); default: our own.
-    #[arg(long, env = "PALISADE_NETNS")]
+    #[arg(long, env = init_env::NETNS)]
     pub netns: Option<PathBuf>,
     /// Print the rules that would be applied, change nothing.
     #[arg(long, conflicts_with_all = ["check", "remove"])]
@@ -88,7 +95,7 @@ pub struct Args {
     /// Where --validate writes its finding for `kubectl describe` and the repair controller.
     #[arg(
         long,
-        env = "PALISADE_TERMINATION_LOG",
+        env = init_env::TERMINATION_LOG,
         default_value = "/dev/termination-log"
     )]
     pub termination_log: PathBuf,
@@ -125,29 +132,28 @@ pub enum Outcome {
 
 impl Args {
     /// The redirect config from flags/env; errors name the variable and the value.
+    /// Parsed and validated by the contract crate, as the injector and the CNI plugin do.
     pub fn redirect_config(&self) -> Result<RedirectConfig, ConfigError> {
-        let config = RedirectConfig {
-            capture_port: self.capture_port,
-            admin_port: self.admin_port,
-            include: PortSelection::parse(
-                "PALISADE_INCLUDE_INBOUND_PORTS",
-                &self.include_inbound_ports,
-            )?,
-            exclude: PortRange::parse_list(
-                "PALISADE_EXCLUDE_INBOUND_PORTS",
-                &self.exclude_inbound_ports,
-            )?,
-            mesh: MeshMode::parse("PALISADE_SERVICE_MESH", &self.service_mesh)?,
+        let engine = EnginePorts {
+            capture: self.capture_port,
+            admin: self.admin_port,
+        };
+        let settings = RedirectSettings::parse(
+            RedirectFields::INIT_ENV,
+            Some(&self.include_inbound_ports),
+            Some(&self.exclude_inbound_ports),
+            Some(&self.service_mesh),
+            engine,
+        )?;
+        Ok(RedirectConfig {
             engine_uid: self.engine_uid,
             engine_gid: self.engine_gid,
-            ..RedirectConfig::default()
-        };
-        config.validate("PALISADE_INCLUDE_INBOUND_PORTS")?;
-        Ok(config)
+            ..RedirectConfig::new(engine, settings)
+        })
     }
 
     pub fn backend_choice(&self) -> Result<BackendChoice, ConfigError> {
-        BackendChoice::parse("PALISADE_BACKEND", &self.backend)
+        BackendChoice::parse(init_env::BACKEND, &self.backend)
     }
 }
 
@@ -213,6 +219,28 @@ impl std::fmt::Display for Outcome {
                  was palisade-cni installed on the node when the pod started?\n{d}"
             ),
             Outcome::Removed => f.write_str("redirect rules removed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit;
+
+    #[test]
+    fn help_lists_every_exit_code() {
+        for code in [
+            exit::OK,
+            exit::DRIFT,
+            exit::USAGE,
+            exit::BAD_CONFIG,
+            exit::REDIRECT_MISSING,
+            exit::FAILED,
+        ] {
+            assert!(
+                exit::HELP.contains(&format!("\n  {code:<3} ")),
+                "exit code {code} missing from --help"
+            );
         }
     }
 }

@@ -10,8 +10,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG_LEVEL")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env(palisade_api::names::LOG_ENV)
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(palisade_api::names::DEFAULT_LOG)
+                }),
         )
         .init();
     match run(&args) {

@@ -2,8 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::annotations::{LogLevel, Mode, RedirectMode};
-use crate::quantity::Quantity;
+use palisade_api::{LogLevel, Mode, ParanoiaLevel, Quantity, RedirectMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -33,7 +32,7 @@ pub struct EngineConfig {
     #[serde(default = "default_pull_policy")]
     pub image_pull_policy: String,
     pub mode: Mode,
-    pub paranoia_level: u8,
+    pub paranoia_level: ParanoiaLevel,
     pub log_level: LogLevel,
     pub capture_port: u16,
     pub admin_port: u16,
@@ -101,13 +100,6 @@ impl InjectorConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.kube_minor()?;
-        if !(1..=4).contains(&self.engine.paranoia_level) {
-            return Err(ConfigError::Field {
-                field: "engine.paranoiaLevel",
-                value: self.engine.paranoia_level.to_string(),
-                allowed: "1 to 4",
-            });
-        }
         if let Some(net) = &self.multus_network
             && (net.is_empty() || net.split('/').count() > 2)
         {

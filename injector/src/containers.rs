@@ -12,7 +12,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::annotations::{PodSettings, ServiceMesh, format_ports};
+use palisade_api::Quantity;
+use palisade_api::names::{self, LOG_ENV, init_env};
+use palisade_api::ports::format_list;
+
+use crate::annotations::PodSettings;
 use crate::config::{EngineConfig, RedirectConfig};
 
 pub const TMP_VOLUME: &str = "palisade-tmp";
@@ -46,10 +50,7 @@ fn http_probe(path: &str, port: u16, period: i32, failures: i32) -> Probe {
     }
 }
 
-fn quantities(
-    cpu: &crate::quantity::Quantity,
-    memory: &crate::quantity::Quantity,
-) -> BTreeMap<String, K8sQuantity> {
+fn quantities(cpu: &Quantity, memory: &Quantity) -> BTreeMap<String, K8sQuantity> {
     BTreeMap::from([
         ("cpu".to_owned(), K8sQuantity(cpu.to_string())),
         ("memory".to_owned(), K8sQuantity(memory.to_string())),
@@ -65,7 +66,7 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
             "PALISADE_INSPECTION_PARANOIA_LEVEL",
             s.paranoia_level.to_string(),
         ),
-        env("PALISADE_LOG", s.log_level.as_str()),
+        env(LOG_ENV, s.log_level.as_str()),
         env(
             "PALISADE_LISTEN",
             format!("0.0.0.0:{0},[::]:{0}", cfg.capture_port),
@@ -92,7 +93,7 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
         });
     }
     Container {
-        name: crate::ENGINE_CONTAINER.to_owned(),
+        name: names::ENGINE_CONTAINER.to_owned(),
         image: Some(cfg.image.clone()),
         image_pull_policy: Some(cfg.image_pull_policy.clone()),
         restart_policy: native.then(|| "Always".to_owned()),
@@ -144,36 +145,28 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
 /// `palisade-init`: installs the redirect rules in the pod's network namespace, then exits.
 /// It needs NET_ADMIN and NET_RAW and nothing else.
 pub fn init(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -> Container {
+    // The same syntax as the annotations, already validated by the contract crate.
     let mut env_vars = vec![
-        env("PALISADE_CAPTURE_PORT", engine.capture_port.to_string()),
-        env("PALISADE_ADMIN_PORT", engine.admin_port.to_string()),
-        env(
-            "PALISADE_SERVICE_MESH",
-            if s.service_mesh == ServiceMesh::Istio {
-                "istio"
-            } else {
-                "none"
-            },
-        ),
-        env(
-            "PALISADE_INCLUDE_INBOUND_PORTS",
-            s.include_inbound_ports
-                .as_deref()
-                .map_or_else(|| "*".to_owned(), format_ports),
-        ),
+        env(LOG_ENV, s.log_level.as_str()),
+        env(init_env::CAPTURE_PORT, engine.capture_port.to_string()),
+        env(init_env::ADMIN_PORT, engine.admin_port.to_string()),
+        env(init_env::SERVICE_MESH, s.ports.mesh.as_str()),
+        env(init_env::INCLUDE_INBOUND_PORTS, s.ports.include.to_string()),
     ];
-    // Unknown when the platform assigns the UID; palisade-init then uses its default.
+    // Unknown when the platform assigns the UID; palisade-init then uses its default. The
+    // engine runs with GID = UID (`run_as_group` above), so both travel.
     if let Some(uid) = engine.uid {
-        env_vars.push(env("PALISADE_ENGINE_UID", uid.to_string()));
+        env_vars.push(env(init_env::ENGINE_UID, uid.to_string()));
+        env_vars.push(env(init_env::ENGINE_GID, uid.to_string()));
     }
-    if !s.exclude_inbound_ports.is_empty() {
+    if !s.ports.exclude.is_empty() {
         env_vars.push(env(
-            "PALISADE_EXCLUDE_INBOUND_PORTS",
-            format_ports(&s.exclude_inbound_ports),
+            init_env::EXCLUDE_INBOUND_PORTS,
+            format_list(&s.ports.exclude),
         ));
     }
     Container {
-        name: crate::INIT_CONTAINER.to_owned(),
+        name: names::INIT_CONTAINER.to_owned(),
         image: Some(redirect.init_image.clone()),
         image_pull_policy: Some(redirect.init_image_pull_policy.clone()),
         command: Some(vec!["palisade-init".to_owned()]),
@@ -234,12 +227,12 @@ pub fn volumes(cfg: &EngineConfig) -> Vec<Volume> {
 /// and OpenShift `restricted-v2` admit it.
 pub fn validate(redirect: &RedirectConfig, engine: &EngineConfig, _s: &PodSettings) -> Container {
     Container {
-        name: crate::VALIDATE_CONTAINER.to_owned(),
+        name: names::VALIDATE_CONTAINER.to_owned(),
         image: Some(redirect.init_image.clone()),
         image_pull_policy: Some(redirect.init_image_pull_policy.clone()),
         command: Some(vec!["palisade-validate".to_owned()]),
         env: Some(vec![env(
-            "PALISADE_CAPTURE_PORT",
+            init_env::CAPTURE_PORT,
             engine.capture_port.to_string(),
         )]),
         resources: Some(ResourceRequirements {

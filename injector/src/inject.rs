@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
-use crate::annotations::{self, RedirectMode};
+use palisade_api::RedirectMode;
+use palisade_api::names::{self, INJECT_LABEL, STATUS, STATUS_INJECTED};
+
+use crate::annotations;
 use crate::config::InjectorConfig;
 use crate::{containers, multus};
 
@@ -23,32 +26,29 @@ pub enum Decision {
 
 /// Whether the namespace labels are needed: only when the pod label does not decide alone.
 pub fn needs_namespace_labels(pod: &Pod) -> bool {
-    !matches!(pod_label(pod), Some("true" | "false"))
+    !matches!(
+        pod_label(pod),
+        Some(names::INJECT_POD_ON | names::INJECT_POD_OFF)
+    )
 }
 
 fn pod_label(pod: &Pod) -> Option<&str> {
     pod.metadata
         .labels
         .as_ref()?
-        .get(crate::INJECT_LABEL)
+        .get(INJECT_LABEL)
         .map(String::as_str)
 }
 
+/// The CNI plugin's own test ([`names::is_injected`]): marked, or carrying the engine.
 fn already_injected(pod: &Pod) -> bool {
-    let marked = pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(crate::STATUS_KEY))
-        .is_some_and(|v| v == crate::STATUS_INJECTED);
-    let spec = pod.spec.as_ref();
-    let has_engine = spec.is_some_and(|s| {
+    let containers = pod.spec.iter().flat_map(|s| {
         s.containers
             .iter()
             .chain(s.init_containers.iter().flatten())
-            .any(|c| c.name == crate::ENGINE_CONTAINER)
+            .map(|c| c.name.as_str())
     });
-    marked || has_engine
+    names::is_injected(pod.metadata.annotations.as_ref(), containers)
 }
 
 /// JSON Pointer escaping (RFC 6901) for map keys such as `palisade.dev/status`.
@@ -91,11 +91,13 @@ pub fn decide(
         return Decision::Skip("namespace excluded");
     }
     match pod_label(pod) {
-        Some("false") => return Decision::Skip("pod label palisade.dev/inject=false"),
-        Some("true") => {}
+        Some(names::INJECT_POD_OFF) => {
+            return Decision::Skip("pod label palisade.dev/inject=false");
+        }
+        Some(names::INJECT_POD_ON) => {}
         _ if ns_labels
-            .get(crate::INJECT_LABEL)
-            .is_some_and(|v| v == "enabled") => {}
+            .get(INJECT_LABEL)
+            .is_some_and(|v| v == names::INJECT_NAMESPACE_ON) => {}
         _ => return Decision::Skip("injection not enabled for pod or namespace"),
     }
     if already_injected(pod) {
@@ -116,7 +118,7 @@ pub fn decide(
     };
 
     let mut ops = Vec::new();
-    let mut new_annotations = vec![(crate::STATUS_KEY, crate::STATUS_INJECTED.to_owned())];
+    let mut new_annotations = vec![(STATUS, STATUS_INJECTED.to_owned())];
     if let (Some(network), RedirectMode::Cni) = (&cfg.multus_network, settings.redirect) {
         let current = pod_annotations
             .get(multus::NETWORKS_ANNOTATION)
@@ -137,7 +139,7 @@ pub fn decide(
         &mut ops,
         "/metadata/labels",
         pod.metadata.labels.as_ref(),
-        &[(crate::STATUS_KEY, crate::STATUS_INJECTED.to_owned())],
+        &[(STATUS, STATUS_INJECTED.to_owned())],
     );
 
     let native = cfg.native_sidecar();

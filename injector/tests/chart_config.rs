@@ -3,7 +3,7 @@
 
 mod common;
 
-use palisade_injector::annotations::RedirectMode;
+use palisade_api::RedirectMode;
 use palisade_injector::config::InjectorConfig;
 
 fn load(name: &str) -> InjectorConfig {

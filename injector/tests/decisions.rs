@@ -73,7 +73,7 @@ fn bad_quantity_is_denied_with_quantity_syntax() {
 fn request_above_limit_is_denied() {
     let msg = denial(json!({"palisade.dev/engine-cpu-request": "2"}));
     assert!(
-        msg.contains("palisade.dev/engine-cpu-request") && msg.contains("limit 1"),
+        msg.contains("palisade.dev/engine-cpu-request") && msg.contains(r#"limit "1""#),
         "{msg}"
     );
 }

@@ -41,13 +41,7 @@ fn patched(name: &str, cfg: &InjectorConfig, ns_labels: &BTreeMap<String, String
 
 fn check_golden(golden: &str, doc: &Value) {
     let path = dir("golden").join(golden);
-    let text = serde_yaml::to_string(doc).unwrap();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(text, want, "{golden} differs from the golden file");
+    palisade_api::testing::golden(&path, &serde_yaml::to_string(doc).unwrap());
 }
 
 fn init_names(doc: &Value) -> Vec<&str> {

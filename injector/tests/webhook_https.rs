@@ -56,7 +56,7 @@ fn start(dir: &Path) -> Injector {
         .arg(format!("--tls-cert={}", dir.join("tls.crt").display()))
         .arg(format!("--tls-key={}", dir.join("tls.key").display()))
         .arg("--tls-reload-seconds=1")
-        .env("RUST_LOG", "info")
+        .env("PALISADE_LOG", "info")
         // No cluster: labelled pods never need the API server.
         .env("KUBECONFIG", dir.join("no-such-kubeconfig"))
         .stderr(Stdio::piped())

@@ -7,7 +7,13 @@ macro_rules! vars {
         impl Var {
             pub fn from_name(name: &str) -> Option<Var> {
                 let upper = name.to_ascii_uppercase();
-                match upper.as_str() { $($n => Some(Var::$v),)* _ => None }
+                match upper.as_str() {
+                    $($n => Some(Var::$v),)*
+                    // libmodsecurity3 knows both spellings; its recommended
+                    // configuration uses this one.
+                    "MULTIPART_SEMICOLON_MISSING" => Some(Var::MultipartMissingSemicolon),
+                    _ => None,
+                }
             }
             pub fn name(self) -> &'static str {
                 match self { $(Var::$v => $n,)* }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+#[cfg(target_os = "linux")]
 use crate::exec::{ExecError, run};
 use crate::render::Family;
 
@@ -73,15 +74,12 @@ impl BackendChoice {
             "nft" => Ok(Self::Fixed(Backend::Nft)),
             "iptables-nft" => Ok(Self::Fixed(Backend::IptablesNft)),
             "iptables-legacy" => Ok(Self::Fixed(Backend::IptablesLegacy)),
-            other => Err(crate::ConfigError::InvalidChoice {
-                field: field.to_string(),
-                value: other.to_string(),
-                allowed: Self::ALLOWED,
-            }),
+            other => Err(crate::ConfigError::invalid(field, other, Self::ALLOWED)),
         }
     }
 
     /// Resolves the choice in the calling thread's network namespace.
+    #[cfg(target_os = "linux")]
     pub fn resolve(self) -> Result<Backend, ExecError> {
         match self {
             Self::Fixed(b) => Ok(b),
@@ -94,6 +92,7 @@ impl BackendChoice {
 /// one hook is how rules silently stop matching); otherwise iptables-nft when iptables-nft
 /// tables exist, so an admin sees Palisade's rules in the `iptables-save` they already use;
 /// otherwise native nft.
+#[cfg(target_os = "linux")]
 pub fn detect() -> Result<Backend, ExecError> {
     for family in [Family::V4, Family::V6] {
         if let Some(save) = Backend::IptablesLegacy.save_program(family) {
@@ -124,8 +123,10 @@ pub fn detect() -> Result<Backend, ExecError> {
     })
 }
 
+#[cfg(target_os = "linux")]
 const BUILTIN_CHAINS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
 
+#[cfg(target_os = "linux")]
 fn has_rules(save: &str) -> bool {
     save.lines().any(|l| {
         l.starts_with("-A ")
@@ -140,6 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn empty_builtin_tables_are_not_rules() {
         let save = "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
         assert!(!has_rules(save));

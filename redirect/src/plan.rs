@@ -21,7 +21,7 @@
 //! validation port itself).
 
 use crate::config::{
-    ISTIO_PORTS, ISTIO_PROXY_UID, IpFamilies, MeshMode, PortRange, PortSelection, RedirectConfig,
+    ISTIO_PORTS, ISTIO_PROXY_UID, IpFamilies, PortRange, PortSelection, RedirectConfig, ServiceMesh,
 };
 
 /// The local port the validator connects to; the plan redirects it to the capture port.
@@ -132,7 +132,7 @@ pub fn plan(config: &RedirectConfig) -> Plan {
         PortRange::single(config.capture_port),
         PortRange::single(config.admin_port),
     ];
-    if config.mesh == MeshMode::Istio {
+    if config.mesh == ServiceMesh::Istio {
         bypass.push(ISTIO_PORTS);
     }
     bypass.extend(config.exclude.iter().copied());
@@ -180,7 +180,7 @@ pub fn plan(config: &RedirectConfig) -> Plan {
         ],
         Verdict::RedirectTo(config.capture_port),
     );
-    if config.mesh == MeshMode::Istio {
+    if config.mesh == ServiceMesh::Istio {
         chains.push(Chain::MeshOutput);
         push(Chain::Output, vec![], Verdict::Jump(Chain::MeshOutput));
         push(

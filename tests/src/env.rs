@@ -1,24 +1,10 @@
 //! Test prerequisites: root, tools, workspace binaries. Under `CI=true` a missing
-//! prerequisite fails the test; otherwise the test prints why and is skipped.
+//! prerequisite fails the test; otherwise the test prints why and is skipped. The rule
+//! itself ([`require`], [`ci`]) is the workspace's one, from `palisade_api::testing`.
 
 use std::path::{Path, PathBuf};
 
-/// True when the env var `CI` is `true` (or `1`).
-pub fn ci() -> bool {
-    matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
-}
-
-/// Returns `true` when `ok`; otherwise panics under CI and returns `false` (skip) elsewhere.
-pub fn require(ok: bool, why: &str) -> bool {
-    if ok {
-        return true;
-    }
-    if ci() {
-        panic!("{why}; CI=true, so this test fails instead of skipping");
-    }
-    eprintln!("SKIPPED: {why} (set CI=true to make this a failure)");
-    false
-}
+pub use palisade_api::testing::{ci, require};
 
 /// The test needs root (network namespaces, iptables, nft).
 pub fn require_root() -> bool {

@@ -137,18 +137,15 @@ fn validate_fails_a_pod_wired_without_palisade_and_passes_a_wired_one() {
         .add_pod(PodConfig::injected("raced").without_palisade())
         .unwrap_or_else(|e| panic!("{e}"));
     let (out, message) = validate(&unprotected, &[]);
-    use palisade_cni_plugin::install::repair;
-    assert_eq!(
-        palisade_init::REDIRECT_MISSING_MARKER,
-        repair::REDIRECT_MISSING_MARKER
-    );
+    // The repair controller matches on the contract's code and marker.
+    use palisade_api::exit;
     assert_eq!(
         out.status.code(),
-        Some(repair::REDIRECT_MISSING_EXIT_CODE),
+        Some(exit::REDIRECT_MISSING_K8S),
         "{out:?}"
     );
     assert!(
-        message.starts_with(palisade_init::REDIRECT_MISSING_MARKER),
+        message.starts_with(exit::REDIRECT_MISSING_MARKER),
         "termination message: {message:?}"
     );
     assert!(

@@ -29,7 +29,8 @@ start_server() {
     local mode=$1 out="$work/$1.port" tries=0
     python3 "$here/fake_waf.py" "$mode" --lifetime 300 >"$out" &
     pids+=($!)
-    while [ "$tries" -lt 50 ]; do
+    # Up to 30 s: on a loaded 2-core CI machine a Python start can take several seconds.
+    while [ "$tries" -lt 300 ]; do
         if [ -s "$out" ]; then
             printf -v "$2" 'http://127.0.0.1:%s' "$(head -n1 "$out")"
             return 0

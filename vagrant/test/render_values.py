@@ -103,7 +103,10 @@ def check_profile(profile: str) -> None:
         check(install["mode"] == "standalone", f"multus: install mode {install['mode']!r}")
         check(install["hostConfDirOnNode"] == "/etc/cni/multus/net.d", "multus: conf dir")
         check(len(nads) == 1 and nads[0]["metadata"]["name"] == "palisade-cni", "multus: one NAD palisade-cni")
-        check(injector["multusNetwork"] == f"{NAMESPACE}/palisade-cni", f"multus: network {injector['multusNetwork']!r}")
+        # The NAD lives in `default` so Multus namespaceIsolation lets every namespace use it.
+        nad_ns = nads[0]["metadata"].get("namespace") if nads else None
+        check(nad_ns == "default", f"multus: NAD namespace {nad_ns!r}, expected 'default'")
+        check(injector["multusNetwork"] == "default/palisade-cni", f"multus: network {injector['multusNetwork']!r}")
     else:
         check(install["mode"] == "chained", f"default: install mode {install['mode']!r}")
         check(not nads and injector["multusNetwork"] is None, "default: no Multus network")

@@ -1,42 +1,56 @@
-//! Entry point for `palisade-cni install [--config PATH]`, so the binary's dispatch is one line.
-//! Exit codes: 0 after a clean uninstall on SIGTERM, 64 bad arguments or config, 1 failure.
+//! Entry point for `palisade-cni install [--config PATH]` (arguments parsed by clap in
+//! [`crate::cli`]). Exit codes: [`crate::cli::exit`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use palisade_api::names::LOG_ENV;
+
 use super::config::InstallConfig;
+use super::repair;
+use crate::cli::exit;
 
 pub const DEFAULT_CONFIG: &str = "/etc/palisade-cni/install.json";
 
-/// `args` are the arguments after `install`.
-pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
+/// The arguments after `install`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstallArgs {
+    /// install.json rendered by the palisade-cni chart.
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
+/// JSON logs on stderr; `PALISADE_LOG` wins over install.json's `logLevel`.
+fn init_tracing(default: &str) {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env(LOG_ENV)
+                .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
+                .unwrap_or_else(|_| palisade_api::names::DEFAULT_LOG.into()),
         )
         .try_init();
-    let mut config = PathBuf::from(DEFAULT_CONFIG);
-    for arg in args {
-        match arg.strip_prefix("--config=") {
-            Some(path) => config = PathBuf::from(path),
-            None => {
-                tracing::error!(
-                    argument = arg,
-                    "unknown argument; usage: palisade-cni install [--config=PATH]"
-                );
-                return ExitCode::from(64);
-            }
-        }
-    }
-    let cfg = match InstallConfig::from_file(&config) {
+}
+
+pub fn main(args: InstallArgs) -> ExitCode {
+    let cfg = InstallConfig::from_file(&args.config);
+    init_tracing(
+        cfg.as_ref()
+            .map_or(palisade_api::names::DEFAULT_LOG, |c| c.log_level.as_str()),
+    );
+    let cfg = match cfg {
         Ok(cfg) => cfg,
         Err(error) => {
             tracing::error!(%error, "bad install config");
-            return ExitCode::from(64);
+            return ExitCode::from(exit::CONFIG);
         }
     };
+    let node = std::env::var("NODE_NAME").ok();
+    if let Err(error) = repair::check_node_name(cfg.repair_mode, node.as_deref()) {
+        tracing::error!(%error, "bad install config");
+        return ExitCode::from(exit::CONFIG);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -45,16 +59,16 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
         Ok(rt) => rt,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::FAILURE);
         }
     };
     // kube's client picks the process-wide rustls provider; an error means one is set already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match runtime.block_on(super::run(cfg)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
         Err(error) => {
             tracing::error!(%error, "palisade-cni install failed");
-            ExitCode::FAILURE
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

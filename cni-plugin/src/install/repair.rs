@@ -1,9 +1,9 @@
 //! Race protection: a pod whose sandbox was set up before palisade-cni was on the node has no
 //! redirect rules. The engine (or `palisade-init --validate`) finds that at start-up and exits
-//! with [`REDIRECT_MISSING_EXIT_CODE`] or a termination message containing
-//! [`REDIRECT_MISSING_MARKER`]; this controller sees it on the pods of its node and, with
-//! `repairMode: deletePods`, deletes the pod so its controller recreates it with the plugin in
-//! place. Either way it records an Event on the pod.
+//! with [`exit::REDIRECT_MISSING`] or a termination message containing
+//! [`exit::REDIRECT_MISSING_MARKER`] (both from the contract crate); this controller sees it
+//! on the pods of its node and, with `repairMode: deletePods`, deletes the pod so its
+//! controller recreates it with the plugin in place. Either way it records an Event on the pod.
 
 use std::collections::HashSet;
 
@@ -14,12 +14,9 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 
-use super::config::RepairMode;
+use palisade_api::{RedirectMode, exit, names};
 
-pub const REDIRECT_MISSING_EXIT_CODE: i32 = 66;
-pub const REDIRECT_MISSING_MARKER: &str = "palisade: redirect missing";
-/// Containers that run the redirect check.
-const CHECKERS: &[&str] = &["palisade-engine", "palisade-validate"];
+use super::config::RepairMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepairError {
@@ -28,6 +25,21 @@ pub enum RepairError {
         node: String,
         source: watcher::Error,
     },
+    #[error(
+        "repairMode: deletePods needs NODE_NAME (the node this installer runs on) to find its \
+         pods; set it from spec.nodeName with the downward API, or use repairMode: none"
+    )]
+    NoNodeName,
+}
+
+/// The controller needs to know its node to delete anything: with `repairMode: deletePods` a
+/// missing `NODE_NAME` is a configuration error, never a silently disabled controller. (With
+/// `none` the controller only reports, and running without it is logged.)
+pub fn check_node_name(mode: RepairMode, node: Option<&str>) -> Result<(), RepairError> {
+    match (mode, node) {
+        (RepairMode::DeletePods, None | Some("")) => Err(RepairError::NoNodeName),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +58,10 @@ fn failed_check(status: &ContainerStatus) -> bool {
         .flatten()
         .filter_map(|s| s.terminated.as_ref())
         .any(|t| {
-            t.exit_code == REDIRECT_MISSING_EXIT_CODE
+            t.exit_code == exit::REDIRECT_MISSING_K8S
                 || t.message
                     .as_deref()
-                    .is_some_and(|m| m.contains(REDIRECT_MISSING_MARKER))
+                    .is_some_and(|m| m.contains(exit::REDIRECT_MISSING_MARKER))
         })
 }
 
@@ -64,15 +76,20 @@ pub fn decide(pod: &Pod, mode: RepairMode, exclude_namespaces: &[String]) -> Rep
     {
         return Repair::Ignore;
     }
-    let annotations = meta.annotations.clone().unwrap_or_default();
-    if annotations.get("palisade.dev/status").map(String::as_str) != Some("injected") {
+    let annotations = meta.annotations.as_ref();
+    if annotations
+        .and_then(|a| a.get(names::STATUS))
+        .map(String::as_str)
+        != Some(names::STATUS_INJECTED)
+    {
         return Repair::Ignore;
     }
     // Pods redirected by their own init container, or not at all, never depend on the plugin.
-    if matches!(
-        annotations.get("palisade.dev/redirect").map(String::as_str),
-        Some("init" | "none")
-    ) {
+    // (A value that does not parse was denied at admission; treat it as the plugin's.)
+    let redirect = annotations
+        .and_then(|a| a.get(names::REDIRECT))
+        .and_then(|v| RedirectMode::parse(names::REDIRECT, v).ok());
+    if matches!(redirect, Some(RedirectMode::Init | RedirectMode::None)) {
         return Repair::Ignore;
     }
     let Some(status) = pod.status.as_ref() else {
@@ -84,7 +101,7 @@ pub fn decide(pod: &Pod, mode: RepairMode, exclude_namespaces: &[String]) -> Rep
         .flatten()
         .chain(status.container_statuses.iter().flatten());
     let Some(failed) = statuses
-        .filter(|s| CHECKERS.contains(&s.name.as_str()))
+        .filter(|s| names::REDIRECT_CHECKERS.contains(&s.name.as_str()))
         .find(|s| failed_check(s))
     else {
         return Repair::Ignore;
@@ -174,4 +191,17 @@ pub async fn run_controller(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod node_name_tests {
+    use super::*;
+
+    #[test]
+    fn delete_pods_without_node_name_is_a_config_error() {
+        assert!(check_node_name(RepairMode::DeletePods, None).is_err());
+        assert!(check_node_name(RepairMode::DeletePods, Some("")).is_err());
+        assert!(check_node_name(RepairMode::DeletePods, Some("node-1")).is_ok());
+        assert!(check_node_name(RepairMode::None, None).is_ok());
+    }
 }

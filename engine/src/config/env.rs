@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
-use super::{Config, TlsConfig};
+use super::{Config, ConfigError, TlsConfig};
 
 /// Where environment variables come from.
 pub trait EnvSource {
     fn get(&self, name: &str) -> Option<String>;
+    /// Names of every variable set, so unknown `PALISADE_*` ones can be refused.
+    fn names(&self) -> Vec<String>;
 }
 
 /// The real process environment.
@@ -20,6 +22,12 @@ pub struct ProcessEnv;
 impl EnvSource for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn names(&self) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect()
     }
 }
 
@@ -30,6 +38,10 @@ pub struct MapEnv(pub BTreeMap<String, String>);
 impl EnvSource for MapEnv {
     fn get(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
     }
 }
 
@@ -80,6 +92,36 @@ pub fn env_var_names() -> Vec<(String, String)> {
         .into_iter()
         .map(|(p, _)| (var_name(&p), p.join(".")))
         .collect()
+}
+
+/// `PALISADE_*` variables the engine reads that are not config fields.
+pub const OTHER_VARS: &[&str] = &[
+    // The tracing filter (`main.rs`).
+    "PALISADE_LOG",
+];
+
+/// Refuse a `PALISADE_*` variable that names no setting: a misspelt
+/// `PALISADE_INSPECTON_MODE` must not leave the engine running with defaults.
+pub(super) fn check_unknown(env: &dyn EnvSource) -> Result<(), ConfigError> {
+    let known: Vec<String> = env_var_names()
+        .into_iter()
+        .map(|(v, _)| v)
+        .chain(OTHER_VARS.iter().map(|v| v.to_string()))
+        .collect();
+    let mut names = env.names();
+    names.sort();
+    for name in names {
+        if !name.starts_with("PALISADE_") || known.contains(&name) {
+            continue;
+        }
+        let nearest = known
+            .iter()
+            .min_by_key(|k| strsim::levenshtein(k, &name))
+            .cloned()
+            .unwrap_or_default();
+        return Err(ConfigError::UnknownEnv { name, nearest });
+    }
+    Ok(())
 }
 
 /// Write every set variable into the parsed file's YAML tree.

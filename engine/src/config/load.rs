@@ -53,6 +53,7 @@ pub fn load_from_str(
     if root.is_null() {
         root = Value::Mapping(Default::default());
     }
+    env::check_unknown(env)?;
     env::apply(&mut root, env);
     let mut cfg: Config = serde_path_to_error::deserialize(root).map_err(|e| {
         let field = e.path().to_string();

@@ -8,8 +8,9 @@ mod env;
 mod load;
 mod validate;
 
-pub use env::{EnvSource, MapEnv, ProcessEnv, env_var_names};
+pub use env::{EnvSource, MapEnv, OTHER_VARS, ProcessEnv, env_var_names};
 pub use load::{Overrides, load, load_from_str};
+pub(crate) use validate::no_rules;
 
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +137,9 @@ pub struct Inspection {
     /// Most response body bytes held back for inspection.
     pub response_body_limit: usize,
     pub response_body_limit_action: BodyLimitAction,
+    /// Run `block` or `monitor` mode with no rule loaded (only the built-in limits).
+    /// Off by default: an empty or misspelt rule list must not start an unarmed engine.
+    pub allow_no_rules: bool,
 }
 
 /// The largest `inspection.request_body_limit` accepted (1 GiB).
@@ -215,6 +219,7 @@ impl Default for Inspection {
             request_body_in_memory_limit: 131_072,
             response_body_limit: 524_288,
             response_body_limit_action: BodyLimitAction::ProcessPartial,
+            allow_no_rules: false,
         }
     }
 }
@@ -228,6 +233,11 @@ pub enum ConfigError {
         value: String,
         allowed: String,
     },
+    #[error(
+        "unknown environment variable {name} (did you mean {nearest}?); every PALISADE_* \
+         variable must name a setting (docs/configuration.md)"
+    )]
+    UnknownEnv { name: String, nearest: String },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("cannot read config file {path}: {source}")]
@@ -271,6 +281,90 @@ mod tests {
         }
     }
 
+    /// Every setting and variable the inspection and configuration docs name exists.
+    #[test]
+    fn inspection_doc_names_only_real_settings() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/");
+        let known = env_var_names();
+        let vars: Vec<&str> = known
+            .iter()
+            .map(|(v, _)| v.as_str())
+            .chain(OTHER_VARS.iter().copied())
+            .collect();
+        let paths: Vec<&str> = known.iter().map(|(_, p)| p.as_str()).collect();
+        // The misspelling the docs show as an example of what is refused.
+        let examples = ["PALISADE_INSPECTON_MODE"];
+        let mut checked = 0;
+        for doc in ["inspection.md", "configuration.md"] {
+            let text = std::fs::read_to_string(format!("{root}{doc}")).unwrap();
+            let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+            for w in words.map(|w| w.trim_end_matches('.')) {
+                if w.starts_with("PALISADE_") && !w.ends_with('_') {
+                    assert!(
+                        vars.contains(&w) || examples.contains(&w),
+                        "{doc} names {w}, which the engine does not read"
+                    );
+                    checked += 1;
+                } else if let Some(field) = w.strip_prefix("inspection.")
+                    && !field.is_empty()
+                    && field != "md"
+                    && field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                {
+                    assert!(
+                        paths.contains(&w),
+                        "{doc} names the setting {w}, which the config parser does not know"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} names found");
+    }
+
+    #[test]
+    fn unknown_palisade_variable_is_refused_with_the_nearest_name() {
+        let env = MapEnv(
+            [("PALISADE_INSPECTON_MODE", "off"), ("HOME", "/root")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let err = load_from_str("", "t", &env, &Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownEnv { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("PALISADE_INSPECTON_MODE"), "{msg}");
+        assert!(
+            msg.contains("did you mean PALISADE_INSPECTION_MODE?"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn block_or_monitor_without_rules_is_refused_unless_allowed() {
+        for (vars, ok) in [
+            (vec![], false),
+            (vec![("PALISADE_INSPECTION_RULES", "")], false),
+            (vec![("PALISADE_INSPECTION_MODE", "monitor")], false),
+            (vec![("PALISADE_INSPECTION_MODE", "off")], true),
+            (vec![("PALISADE_INSPECTION_ALLOW_NO_RULES", "true")], true),
+        ] {
+            let env = MapEnv(
+                vars.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+            let res = load_from_str("", "t", &env, &Overrides::default());
+            assert_eq!(res.is_ok(), ok, "{vars:?}: {res:?}");
+            if let Err(e) = res {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("inspection.rules") && msg.contains("allow_no_rules"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn environment_sets_nested_fields_and_lists() {
         let env = MapEnv(
@@ -279,6 +373,7 @@ mod tests {
                 ("PALISADE_LIMITS_ALLOWED_METHODS", "GET, POST"),
                 ("PALISADE_TIMEOUTS_IDLE_MS", "1234"),
                 ("PALISADE_TRUST_REQUEST_ID", "true"),
+                ("PALISADE_INSPECTION_ALLOW_NO_RULES", "true"),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

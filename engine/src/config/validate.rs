@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Config, ConfigError, MAX_INSPECT_REQUEST_BODY};
+use super::{Config, ConfigError, MAX_INSPECT_REQUEST_BODY, Mode};
 
 pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
     if cfg.listen.is_empty() {
@@ -129,8 +129,26 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             "0 to 16777216 (bytes)",
         ));
     }
+    if i.mode != Mode::Off && i.rules.is_empty() && !i.allow_no_rules {
+        return Err(no_rules(i.mode));
+    }
     crate::inspect::validate_rules(i)?;
     Ok(())
+}
+
+/// `block` or `monitor` with nothing to run: refused unless asked for explicitly.
+pub(crate) fn no_rules(mode: Mode) -> ConfigError {
+    let mode = match mode {
+        Mode::Block => "block",
+        Mode::Monitor => "monitor",
+        Mode::Off => "off",
+    };
+    ConfigError::invalid(
+        "inspection.rules",
+        format!("no rules (inspection.mode: {mode})"),
+        "one or more rule files such as the CRS (PALISADE_INSPECTION_RULES); or \
+         inspection.mode: off; or inspection.allow_no_rules: true to run only the built-in limits",
+    )
 }
 
 fn socket_addr(field: &str, value: &str) -> Result<SocketAddr, ConfigError> {

@@ -65,12 +65,26 @@ pub fn load(cfg: &Inspection) -> Result<Option<Arc<dyn Inspector>>, RulesError> 
         ..LoadOptions::default()
     };
     let rules = Arc::new(RuleSet::load(&options)?);
+    // Files that exist but hold no rule (comments only, an empty glob target) disarm
+    // the engine as surely as no files.
+    if !cfg.allow_no_rules && rules.rule_count() <= prelude_rule_count(&options)? {
+        return Err(crate::config::no_rules(cfg.mode).into());
+    }
     tracing::info!(
         rules = rules.rule_count(),
         paranoia_level = cfg.paranoia_level,
         "rules loaded"
     );
     Ok(Some(Arc::new(SecLangInspector { rules })))
+}
+
+/// How many rules the generated prelude alone holds.
+fn prelude_rule_count(options: &LoadOptions) -> Result<usize, RulesError> {
+    let prelude_only = LoadOptions {
+        prelude: options.prelude.clone(),
+        ..LoadOptions::default()
+    };
+    Ok(RuleSet::load(&prelude_only)?.rule_count())
 }
 
 /// The engine's body limits as the rule engine's directives, so the rule engine (which

@@ -1,99 +1,39 @@
 //! First contact with a client connection: decide HTTP/1, HTTP/2 (prior knowledge) or
-//! not HTTP from the first bytes, then hand it to the matching pingora HTTP app or
-//! relay it as raw TCP.
+//! not HTTP from the first bytes ([`detect`]), then hand it to the matching pingora
+//! HTTP app or relay it as raw TCP.
 //!
-//! A connection counts as HTTP when its first line is an HTTP request line: a method
-//! token, a space, a target, a space and `HTTP/` (leading empty lines allowed, as RFC
-//! 9112 lets servers skip them), or the HTTP/2 preface. Anything else cannot be parsed
-//! as HTTP by the app either, so relaying it does not let HTTP bypass inspection. A
-//! client that stays silent, or sends a partial line, within
-//! `timeouts.protocol_detect_ms` is treated as HTTP and falls under the request-header
-//! deadline.
+//! For HTTP/1 the front runs the keep-alive loop itself instead of pingora's: before
+//! pingora reads each request head, [`head`] checks the buffered head with pingora's own
+//! parser and the engine's framing policy. A head that would not reach inspection is
+//! refused here with a `refused` log line and `palisade_refused_requests_total`, so
+//! nothing is dropped or answered without a trace. A client that stays silent, or
+//! sends a partial line, within `timeouts.protocol_detect_ms` is treated as HTTP and
+//! falls under the request-header deadline.
+
+pub mod detect;
+pub mod head;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::Stream;
+use pingora::protocols::http::ServerSession;
 use pingora::proxy::HttpProxy;
 use pingora::server::ShutdownWatch;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+pub use detect::{Proto, classify};
+use head::Refusal;
 
 use super::Engine;
 use super::stream::FrontStream;
 use crate::accesslog::now_rfc3339;
 use crate::config::NonHttp;
-use crate::state::Shared;
-
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// Longest method token considered (longer first words are not HTTP).
-const MAX_METHOD: usize = 32;
-/// A request line longer than this is left to the HTTP parser and its limits.
-const MAX_LINE: usize = 16 * 1024;
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Proto {
-    Http1,
-    Http2,
-    Other,
-    Undecided,
-}
-
-/// Classify the bytes seen so far.
-pub(crate) fn classify(bytes: &[u8]) -> Proto {
-    let start = bytes
-        .iter()
-        .position(|b| *b != b'\r' && *b != b'\n')
-        .unwrap_or(bytes.len());
-    let rest = &bytes[start..];
-    if start > 4 {
-        return Proto::Other;
-    }
-    let common = rest.len().min(H2_PREFACE.len());
-    if start == 0 && rest[..common] == H2_PREFACE[..common] {
-        return if common == H2_PREFACE.len() {
-            Proto::Http2
-        } else {
-            Proto::Undecided
-        };
-    }
-    for (i, b) in rest.iter().enumerate() {
-        if *b == b' ' {
-            return if i == 0 {
-                Proto::Other
-            } else {
-                request_line(&rest[i + 1..])
-            };
-        }
-        if !is_tchar(*b) || i >= MAX_METHOD {
-            return Proto::Other;
-        }
-    }
-    Proto::Undecided
-}
-
-/// After `METHOD `: the line must end with ` HTTP/`version.
-fn request_line(rest: &[u8]) -> Proto {
-    let Some(end) = rest.iter().position(|b| *b == b'\n') else {
-        // A very long target: HTTP's own limits (414) answer it.
-        return if rest.len() > MAX_LINE {
-            Proto::Http1
-        } else {
-            Proto::Undecided
-        };
-    };
-    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
-    match line.iter().rposition(|b| *b == b' ') {
-        Some(sp) if sp > 0 && line[sp + 1..].starts_with(b"HTTP/") => Proto::Http1,
-        _ => Proto::Other,
-    }
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+use crate::state::{Shared, Snapshot};
 
 /// The pingora app for every listener: detection, then HTTP or TCP.
 pub struct Front {
@@ -152,7 +92,7 @@ impl ServerApp for Front {
                 self.non_http(fs, snap.config.non_http).await;
                 None
             }
-            _ => self.h1.process_new(Box::new(fs), shutdown).await,
+            _ => self.http1(fs, shutdown).await,
         }
     }
 
@@ -177,7 +117,112 @@ struct TcpRecord {
     error: Option<String>,
 }
 
+/// The outcome of waiting for the next request head.
+enum Head {
+    /// A complete head pingora will accept is buffered.
+    Ready,
+    /// The client went away, idled out, or the server is draining.
+    Closed,
+    Refused(Refusal),
+}
+
+#[derive(Serialize)]
+struct RefusedRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: String,
+    request_id: &'a str,
+    client: String,
+    status: u16,
+    reason_kind: &'static str,
+    reason: &'a str,
+    request_line: String,
+}
+
 impl Front {
+    /// pingora's HTTP/1 keep-alive loop, with each head checked before pingora reads it.
+    async fn http1(&self, mut fs: FrontStream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let mut settings: Option<HttpPersistentSettings> = None;
+        loop {
+            let snap = self.shared.snapshot();
+            match next_head(&mut fs, &snap, shutdown).await {
+                Head::Ready => {}
+                Head::Closed => return None,
+                Head::Refused(r) => {
+                    self.refuse(fs, &snap, r).await;
+                    return None;
+                }
+            }
+            let mut session = ServerSession::new_http1(Box::new(fs));
+            match settings.take() {
+                Some(s) => s.apply_to_session(&mut session),
+                // What pingora's own loop sets on a new connection.
+                None if *shutdown.borrow() => session.set_keepalive(None),
+                None => session.set_keepalive(Some(60)),
+            }
+            let reused = self.h1.process_new_http(session, shutdown).await?;
+            let (stream, s) = reused.consume();
+            settings = s;
+            // The stream pingora hands back is the one boxed above.
+            fs = *stream.into_any().downcast::<FrontStream>().ok()?;
+        }
+    }
+
+    /// Answer a refused head, log it and count it; the connection is closed after.
+    async fn refuse(&self, mut fs: FrontStream, snap: &Snapshot, r: Refusal) {
+        let m = &self.shared.metrics;
+        m.refused.with_label_values(&[r.kind]).inc();
+        if r.kind == "timeout" {
+            // The same slowloris cut the stream's own head deadline counts.
+            m.slow_clients.with_label_values(&["head"]).inc();
+        }
+        let request_id = super::headers::fresh_request_id();
+        let client = fs
+            .socket_digest()
+            .and_then(|d| d.peer_addr().map(|a| a.to_string()))
+            .unwrap_or_default();
+        tracing::debug!(status = r.status, kind = r.kind, reason = %r.reason, "request refused before inspection");
+        if snap.config.access_log {
+            let rec = RefusedRecord {
+                kind: "refused",
+                time: now_rfc3339(),
+                request_id: &request_id,
+                client,
+                status: r.status,
+                reason_kind: r.kind,
+                reason: &r.reason,
+                request_line: head::first_line(fs.buffered()),
+            };
+            if !self.shared.access_log.emit(&rec) {
+                m.access_log_dropped.inc();
+            }
+        }
+        if r.status == 0 {
+            return;
+        }
+        let body = serde_json::json!({
+            "status": r.status,
+            "error": "bad request",
+            "request_id": request_id,
+        })
+        .to_string();
+        let phrase = http::StatusCode::from_u16(r.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Bad Request");
+        let resp = format!(
+            "HTTP/1.1 {} {phrase}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+            r.status,
+            body.len()
+        );
+        let write = async {
+            fs.write_all(resp.as_bytes()).await?;
+            fs.flush().await?;
+            fs.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    }
+
     async fn non_http(&self, mut fs: FrontStream, mode: NonHttp) {
         let start = Instant::now();
         let digest = fs.socket_digest();
@@ -250,24 +295,79 @@ async fn relay(
     tokio::io::copy_bidirectional(fs, &mut up).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{Proto, classify};
-
-    #[test]
-    fn first_bytes_decide_the_protocol() {
-        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Proto::Http1);
-        assert_eq!(classify(b"\r\nPOST /x HTTP/1.0\n"), Proto::Http1);
-        assert_eq!(classify(b"\r\nPOST /x"), Proto::Undecided);
-        assert_eq!(classify(b"hello world\n"), Proto::Other);
-        assert_eq!(classify(b"GE"), Proto::Undecided);
-        assert_eq!(classify(b""), Proto::Undecided);
-        assert_eq!(classify(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Proto::Http2);
-        assert_eq!(classify(b"PRI * HT"), Proto::Undecided);
-        assert_eq!(classify(b"PRI /x HTTP/1.1\r\n"), Proto::Http1);
-        assert_eq!(classify(b"hello\n"), Proto::Other);
-        assert_eq!(classify(b"\x16\x03\x01\x02"), Proto::Other);
-        assert_eq!(classify(b" GET"), Proto::Other);
-        assert_eq!(classify(&[b'A'; 40]), Proto::Other);
+/// Wait for the next request head on `fs` and check it (see [`head`]).
+async fn next_head(fs: &mut FrontStream, snap: &Snapshot, shutdown: &ShutdownWatch) -> Head {
+    let t = &snap.config.timeouts;
+    let l = &snap.config.limits;
+    if fs.buffered().is_empty() {
+        // Between requests: the idle timeout, and a drain ends the wait.
+        let mut shutdown = shutdown.clone();
+        if *shutdown.borrow() {
+            return Head::Closed;
+        }
+        let first = tokio::select! {
+            r = tokio::time::timeout(Duration::from_millis(t.idle_ms), fs.fill()) => r,
+            _ = shutdown.changed() => return Head::Closed,
+        };
+        match first {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Head::Closed,
+        }
+    }
+    // The request line and every header, plus slack for line ends; pingora's own
+    // limits and the limits inspector answer heads that are large but complete.
+    let max = l.max_header_bytes + l.max_uri_bytes + 4096;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(t.request_header_ms);
+    fs.set_target(None);
+    loop {
+        let buf = fs.buffered();
+        if let Some(n) = head::head_len(buf) {
+            let target = head::request_target(&buf[..n]);
+            let escaped = head::escape_target(&buf[..n]);
+            if let Some(e) = &escaped {
+                fs.rewrite_prefix(n, e);
+            }
+            let len = escaped.as_ref().map_or(n, Vec::len);
+            fs.set_target(target);
+            return match head::check(&fs.buffered()[..len]).await {
+                Ok(()) => Head::Ready,
+                Err(r) => Head::Refused(r),
+            };
+        }
+        if let Some(r) = head::check_line(buf).await {
+            return Head::Refused(r);
+        }
+        if head::hopeless(buf) {
+            return match head::check(buf).await {
+                Ok(()) => Head::Ready,
+                Err(r) => Head::Refused(r),
+            };
+        }
+        if buf.len() > max {
+            return Head::Refused(Refusal {
+                status: 431,
+                kind: "too_large",
+                reason: format!("request head larger than {max} bytes"),
+            });
+        }
+        match tokio::time::timeout_at(deadline, fs.fill()).await {
+            Ok(Ok(n)) if n > 0 => {}
+            // EOF or a reset in the middle of a head: nothing to answer.
+            Ok(_) if fs.buffered().iter().all(|b| b.is_ascii_whitespace()) => return Head::Closed,
+            Ok(_) => {
+                return Head::Refused(Refusal {
+                    status: 0,
+                    kind: "incomplete",
+                    reason: "connection closed in the middle of a request head".into(),
+                });
+            }
+            Err(_) => {
+                return Head::Refused(Refusal {
+                    status: 408,
+                    kind: "timeout",
+                    reason: "request head not complete before timeouts.request_header_ms".into(),
+                });
+            }
+        }
     }
 }

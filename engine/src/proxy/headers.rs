@@ -4,6 +4,9 @@ use std::borrow::Cow;
 
 use http::Version;
 use pingora::http::RequestHeader;
+use pingora::proxy::Session;
+
+use super::stream::FrontStream;
 
 use crate::inspect::RequestHead;
 
@@ -25,17 +28,39 @@ pub fn raw_uri(req: &RequestHeader) -> Cow<'_, str> {
     String::from_utf8_lossy(req.raw_path())
 }
 
-/// A borrowed view of `req` for inspectors.
+/// The target the rules inspect: the client's own bytes where the front recorded them
+/// (HTTP/1: with the `#fragment` pingora drops and the raw `"<>` it escapes for the
+/// app, as nginx hands them to ModSecurity), else pingora's.
+pub fn inspected_uri(session: &Session) -> Cow<'_, str> {
+    let front = session
+        .as_downstream()
+        .stream()
+        .and_then(|s| s.as_any().downcast_ref::<FrontStream>());
+    match front.and_then(FrontStream::target) {
+        Some(t) => String::from_utf8_lossy(t),
+        None => raw_uri(session.req_header()),
+    }
+}
+
+/// A borrowed view of `req` for inspectors: what the app will receive. An HTTP/2
+/// request carries its host in `:authority`; the app gets it as `Host` (see
+/// [`forwarded`]), and nginx hands ModSecurity the same, so the view has it too.
 pub fn head_view<'a>(req: &'a RequestHeader, uri: &'a str) -> RequestHead<'a> {
+    let mut headers: Vec<(&str, &[u8])> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    if !req.headers.contains_key(http::header::HOST)
+        && let Some(authority) = req.uri.authority()
+    {
+        headers.insert(0, ("host", authority.as_str().as_bytes()));
+    }
     RequestHead {
         method: req.method.as_str(),
         uri,
         protocol: protocol(req.version),
-        headers: req
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            .collect(),
+        headers,
     }
 }
 
@@ -47,13 +72,13 @@ pub fn request_id(req: &RequestHeader, trust: bool) -> String {
             return String::from_utf8_lossy(b).into_owned();
         }
     }
-    next_request_id()
+    fresh_request_id()
 }
 
 /// A fresh request id in UUID format: a per-process random seed mixed with a counter.
 /// Unique within the process (splitmix64 is a bijection on the counter) and
 /// unpredictable across processes, without a `getrandom` call per request.
-fn next_request_id() -> String {
+pub(crate) fn fresh_request_id() -> String {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEED: OnceLock<(u64, u64)> = OnceLock::new();
@@ -113,7 +138,7 @@ mod tests {
     #[test]
     fn generated_request_ids_are_distinct_uuids() {
         let ids: std::collections::HashSet<String> =
-            (0..10_000).map(|_| super::next_request_id()).collect();
+            (0..10_000).map(|_| super::fresh_request_id()).collect();
         assert_eq!(ids.len(), 10_000);
         assert!(ids.iter().all(|i| uuid::Uuid::parse_str(i).is_ok()));
     }

@@ -95,7 +95,7 @@ impl ProxyHttp for Engine {
         let mut insp = rules.begin(&conn);
         let mut verdict = {
             let req = session.req_header();
-            let uri = headers::raw_uri(req);
+            let uri = headers::inspected_uri(session);
             insp.request_headers(&headers::head_view(req, &uri))
         };
         let wants_body = verdict.is_none() && insp.wants_request_body();
@@ -133,7 +133,7 @@ impl ProxyHttp for Engine {
         }
         let snap = self.snapshot(ctx);
         if ctx.body_in > snap.config.limits.max_body_bytes {
-            return Err(self.enforce_late(ctx, limits::body_too_large()));
+            return Err(self.enforce(ctx, limits::body_too_large()));
         }
         self.check_body_rate(ctx, &snap)?;
         self.hold_body(body, end_of_stream, ctx, &snap)
@@ -235,7 +235,7 @@ impl ProxyHttp for Engine {
         if let Some(v) = verdict
             && self.rule_verdict(ctx, v.clone(), mode)
         {
-            return Err(self.enforce_late(ctx, v));
+            return Err(self.enforce(ctx, v));
         }
         if ctx.hold.take().is_some() {
             // The app answered before the whole body arrived: it never saw the body, and
@@ -251,7 +251,7 @@ impl ProxyHttp for Engine {
             {
                 let v = over_limit(500, "response_body_limit");
                 if self.rule_verdict(ctx, v.clone(), mode) {
-                    return Err(self.enforce_late(ctx, v));
+                    return Err(self.enforce(ctx, v));
                 }
             }
             ctx.resp_buf = Some(BytesMut::new());
@@ -288,7 +288,7 @@ impl ProxyHttp for Engine {
                 let v = over_limit(500, "response_body_limit");
                 if self.rule_verdict(ctx, v.clone(), i.mode) {
                     // The head is already out: all that is left is to cut the connection.
-                    self.enforce_late(ctx, v);
+                    self.enforce(ctx, v);
                     ctx.drop_connection = true;
                     return Err(Error::explain(
                         ErrorType::ConnectionClosed,
@@ -306,7 +306,7 @@ impl ProxyHttp for Engine {
             && self.rule_verdict(ctx, v.clone(), i.mode)
         {
             // The head is already out: all that is left is to cut the connection.
-            self.enforce_late(ctx, v);
+            self.enforce(ctx, v);
             ctx.drop_connection = true;
             return Err(Error::explain(
                 ErrorType::ConnectionClosed,
@@ -325,20 +325,8 @@ impl ProxyHttp for Engine {
         if ctx.drop_connection {
             return no_reuse(0);
         }
-        if ctx.decision == Decision::Block
-            && let Some(v) = ctx.verdict.clone()
-        {
-            let rule = (v.rule_id != 0).then_some(v.rule_id);
-            let written = respond::json(
-                session,
-                v.status,
-                "blocked",
-                &ctx.request_id,
-                rule,
-                Some(&v.message),
-                None,
-            )
-            .await;
+        if ctx.decision == Decision::Block && ctx.verdict.is_some() {
+            let written = phases::answer_verdict(session, ctx).await;
             return no_reuse(written.unwrap_or(0));
         }
         let (code, kind) = classify_error(e);
@@ -362,17 +350,14 @@ impl ProxyHttp for Engine {
             500 => "internal error",
             _ => "bad request",
         };
-        let message = e.to_string();
-        let written = respond::json(
-            session,
-            code,
-            error,
-            &ctx.request_id,
-            None,
-            Some(&message),
-            None,
-        )
-        .await;
+        // The client learns the status and the request id; the upstream address and the
+        // error chain are internals and go to the log only.
+        if code >= 500 {
+            tracing::warn!(request_id = %ctx.request_id, status = code, upstream = ?ctx.upstream, error = %e, "request failed");
+        } else {
+            tracing::debug!(request_id = %ctx.request_id, status = code, error = %e, "request refused");
+        }
+        let written = respond::json(session, code, error, &ctx.request_id, None, None, None).await;
         no_reuse(written.unwrap_or(0))
     }
 

@@ -20,6 +20,10 @@ pub(super) fn classify_error(e: &Error) -> (u16, Option<&'static str>) {
     use ErrorType::*;
     match e.etype() {
         HTTPStatus(code) => (*code, None),
+        // A malformed chunk or head from the client, raised before pingora marks the side.
+        Custom("InvalidChunk") | InvalidHTTPHeader if e.esource() != &ErrorSource::Upstream => {
+            (400, None)
+        }
         etype => match e.esource() {
             ErrorSource::Upstream => match etype {
                 ConnectTimedout | ReadTimedout | WriteTimedout => (504, Some("timeout")),
@@ -60,6 +64,47 @@ pub(super) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// Answer the client for the verdict enforced in `ctx` (a `Deny` JSON body or a
+/// redirect); returns the status sent (0 for none).
+pub(super) async fn answer_verdict(session: &mut Session, ctx: &Ctx) -> Result<u16> {
+    let Some(v) = ctx.verdict.as_ref() else {
+        return Ok(0);
+    };
+    let rule = (v.rule_id != 0).then_some(v.rule_id);
+    match &v.action {
+        Action::Drop => Ok(0),
+        Action::Redirect(url) => {
+            let status = if (300..400).contains(&v.status) {
+                v.status
+            } else {
+                302
+            };
+            respond::json(
+                session,
+                status,
+                "redirected",
+                &ctx.request_id,
+                rule,
+                Some(&v.message),
+                Some(url),
+            )
+            .await
+        }
+        Action::Deny => {
+            respond::json(
+                session,
+                v.status,
+                "blocked",
+                &ctx.request_id,
+                rule,
+                Some(&v.message),
+                None,
+            )
+            .await
+        }
+    }
 }
 
 /// What phase 2 gets after the request head.
@@ -107,68 +152,27 @@ impl Engine {
         enforce
     }
 
-    /// Enforce `v` before anything was sent upstream.
+    /// Enforce `v` before anything was sent upstream: answer the client now.
     pub(super) async fn block(
         &self,
         session: &mut Session,
         ctx: &mut Ctx,
         v: Verdict,
     ) -> Result<bool> {
-        ctx.decision = Decision::Block;
-        self.shared
-            .metrics
-            .blocked
-            .with_label_values(&[&v.label()])
-            .inc();
+        let e = self.enforce(ctx, v);
         // The request body may be unread: do not reuse the connection.
         session.set_keepalive(None);
-        let rule = (v.rule_id != 0).then_some(v.rule_id);
-        let res = match &v.action {
-            Action::Drop => {
-                ctx.drop_connection = true;
-                ctx.verdict = Some(v);
-                return Err(Error::explain(
-                    ErrorType::ConnectionClosed,
-                    "connection dropped by inspection",
-                ));
-            }
-            Action::Redirect(url) => {
-                let status = if (300..400).contains(&v.status) {
-                    v.status
-                } else {
-                    302
-                };
-                respond::json(
-                    session,
-                    status,
-                    "redirected",
-                    &ctx.request_id,
-                    rule,
-                    Some(&v.message),
-                    Some(url),
-                )
-                .await
-            }
-            Action::Deny => {
-                respond::json(
-                    session,
-                    v.status,
-                    "blocked",
-                    &ctx.request_id,
-                    rule,
-                    Some(&v.message),
-                    None,
-                )
-                .await
-            }
-        };
-        ctx.verdict = Some(v);
-        res.map(|_| true)
+        if ctx.drop_connection {
+            return Err(e);
+        }
+        answer_verdict(session, ctx).await.map(|_| true)
     }
 
-    /// Enforce `v` once the request head may already be with the app (or the response
-    /// head with the client): the error ends the exchange, `fail_to_proxy` answers.
-    pub(super) fn enforce_late(&self, ctx: &mut Ctx, v: Verdict) -> Box<Error> {
+    /// Enforce `v`: the one place that records a block (decision, metric, the verdict
+    /// for the log and the answer). The returned error ends the exchange; where the
+    /// proxy phases return it, `fail_to_proxy` answers with [`answer_verdict`]
+    /// (nothing for `Drop`, and nothing once the response head is out).
+    pub(super) fn enforce(&self, ctx: &mut Ctx, v: Verdict) -> Box<Error> {
         ctx.decision = Decision::Block;
         self.shared
             .metrics
@@ -293,7 +297,7 @@ impl Engine {
         {
             // Blocked before the rest of the body has even arrived.
             ctx.hold = None;
-            return Err(self.enforce_late(ctx, v));
+            return Err(self.enforce(ctx, v));
         }
         if !(over || end_of_stream) {
             // Nothing goes to the app yet (pingora skips empty chunks).
@@ -309,7 +313,7 @@ impl Engine {
             if i.request_body_limit_action == BodyLimitAction::Reject {
                 let v = over_limit(413, hold.limit_name);
                 if self.rule_verdict(ctx, v.clone(), i.mode) {
-                    return Err(self.enforce_late(ctx, v));
+                    return Err(self.enforce(ctx, v));
                 }
             }
             // ProcessPartial (or monitor mode): the rest passes uninspected.
@@ -326,7 +330,7 @@ impl Engine {
         if let Some(v) = verdict
             && self.rule_verdict(ctx, v.clone(), i.mode)
         {
-            return Err(self.enforce_late(ctx, v));
+            return Err(self.enforce(ctx, v));
         }
         *body = (!data.is_empty()).then_some(data);
         Ok(())

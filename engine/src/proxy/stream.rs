@@ -32,6 +32,9 @@ pub struct FrontStream {
     awaiting_head: bool,
     /// How many bytes of `\r\n\r\n` the data read so far ends with.
     matched: u8,
+    /// The current request's target as the client sent it (set by the front, read by
+    /// the inspection): pingora drops the fragment and escapes bytes it cannot store.
+    target: Option<Vec<u8>>,
     clock: Arc<HeadClock>,
     conns: Arc<Conns>,
     timed_out: prometheus::IntCounter,
@@ -69,6 +72,7 @@ impl FrontStream {
             deadline: Some(Box::pin(tokio::time::sleep(head_timeout))),
             awaiting_head: false,
             matched: 0,
+            target: None,
             clock,
             conns,
             timed_out,
@@ -78,6 +82,23 @@ impl FrontStream {
     /// Bytes read during detection and not yet consumed.
     pub fn buffered(&self) -> &[u8] {
         &self.prefix
+    }
+
+    /// Replace the first `len` buffered bytes (a request head) with `head`.
+    pub fn rewrite_prefix(&mut self, len: usize, head: &[u8]) {
+        let rest = self.prefix.split_off(len.min(self.prefix.len()));
+        self.prefix.clear();
+        self.prefix.extend_from_slice(head);
+        self.prefix.extend_from_slice(&rest);
+    }
+
+    pub fn set_target(&mut self, target: Option<Vec<u8>>) {
+        self.target = target;
+    }
+
+    /// The current request's target as the client sent it, if the front recorded it.
+    pub fn target(&self) -> Option<&[u8]> {
+        self.target.as_deref()
     }
 
     /// Read more bytes from the socket into the replay prefix; 0 means EOF.

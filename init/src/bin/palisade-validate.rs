@@ -10,20 +10,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use palisade_init::{REDIRECT_MISSING_MARKER, exit};
+use palisade_api::exit::{self, REDIRECT_MISSING_MARKER};
 
 /// Prove, without privileges, that this pod's inbound redirect is in place.
 #[derive(Debug, Parser)]
 #[command(name = "palisade-validate", version)]
 struct Args {
     /// Port the engine captures redirected connections on (free until the engine starts).
-    #[arg(long, env = "PALISADE_CAPTURE_PORT", default_value_t = palisade_redirect::config::DEFAULT_CAPTURE_PORT)]
+    #[arg(long, env = palisade_api::names::init_env::CAPTURE_PORT, default_value_t = palisade_api::ports::DEFAULT_CAPTURE_PORT)]
     capture_port: u16,
     /// How long to wait for the redirected connection.
     #[arg(long, default_value_t = 5)]
     timeout_seconds: u64,
     /// Where the finding goes for `kubectl describe` and the repair controller.
-    #[arg(long, env = "PALISADE_TERMINATION_LOG", default_value = "/dev/termination-log")]
+    #[arg(long, env = palisade_api::names::init_env::TERMINATION_LOG, default_value = "/dev/termination-log")]
     termination_log: PathBuf,
 }
 
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG_LEVEL")
+            tracing_subscriber::EnvFilter::try_from_env(palisade_api::names::LOG_ENV)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();

@@ -310,12 +310,8 @@ fn number(b: &[u8], mut i: usize) -> Option<usize> {
         }
         i = digits(b, i)?;
     }
-    // `01`, `1x`: a number glued to more is malformed.
-    if b.get(i)
-        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.')
-    {
-        return None;
-    }
+    // What follows (`01`, `1x`) is the next token's problem, as in yajl: the
+    // number itself is still an argument.
     Some(i)
 }
 

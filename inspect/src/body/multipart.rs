@@ -129,6 +129,10 @@ pub fn boundary_of(ct: &[u8]) -> Result<Boundary, String> {
         let name = &rest[..name_len];
         rest = &rest[name_len..];
         let is_boundary = name.eq_ignore_ascii_case(b"boundary");
+        if is_boundary && name != b"boundary" {
+            // Allowed by the RFC; libmodsecurity refuses it, and so do we.
+            return bad("case sensitivity");
+        }
         if !is_boundary && first {
             // ModSecurity accepts nothing but white space and one `;` before it.
             return bad("malformed");
@@ -146,10 +150,9 @@ pub fn boundary_of(ct: &[u8]) -> Result<Boundary, String> {
             .ok_or_else(|| "Invalid boundary in C-T (parameter name)".to_string())?;
         let after_eq = rest.trim_ascii_start();
         if after_eq.len() != rest.len() {
-            if !is_boundary {
-                return bad("malformed");
-            }
-            out.whitespace = true;
+            // libmodsecurity keeps the white space in the boundary, so no line
+            // of the body can match it: the body would be unreadable to it.
+            return bad("whitespace");
         }
         rest = after_eq;
         let value = if let Some(q) = rest.strip_prefix(b"\"") {
@@ -186,12 +189,9 @@ pub fn boundary_of(ct: &[u8]) -> Result<Boundary, String> {
             let v = rest[..n].to_vec();
             rest = &rest[n..];
             if is_boundary && rest.first().is_some_and(|&c| c != b';') {
-                // `boundary=a b` or `boundary=a,b`: PHP stops at the comma, others do not.
-                if rest.trim_ascii_start().is_empty() {
-                    out.whitespace = true;
-                } else {
-                    return bad("characters");
-                }
+                // `boundary=a b`, `boundary=a,b`, `boundary=a `: PHP stops at the
+                // comma, others do not, libmodsecurity keeps a trailing space.
+                return bad("characters");
             }
             v
         };
@@ -211,6 +211,29 @@ pub fn boundary_of(ct: &[u8]) -> Result<Boundary, String> {
         return Err("Boundary not found in C-T".into());
     }
     Ok(out)
+}
+
+/// The flags of a body whose `Content-Type` could not be used: every flag 0 and
+/// `MULTIPART_STRICT_ERROR` 1, as libmodsecurity leaves them.
+pub fn set_unusable(s: &mut Store) {
+    for v in [
+        Var::MultipartBoundaryQuoted,
+        Var::MultipartBoundaryWhitespace,
+        Var::MultipartDataBefore,
+        Var::MultipartDataAfter,
+        Var::MultipartHeaderFolding,
+        Var::MultipartLfLine,
+        Var::MultipartCrlfLfLines,
+        Var::MultipartMissingSemicolon,
+        Var::MultipartInvalidQuoting,
+        Var::MultipartInvalidPart,
+        Var::MultipartInvalidHeaderFolding,
+        Var::MultipartFileLimitExceeded,
+        Var::MultipartUnmatchedBoundary,
+    ] {
+        s.set(v, "0");
+    }
+    s.set(Var::MultipartStrictError, "1");
 }
 
 /// A part being read.
@@ -245,7 +268,10 @@ pub struct Parser {
     /// `--` and the boundary.
     delim: Vec<u8>,
     flags: Flags,
+    /// The first error message (the one that says what went wrong first).
     error: Option<String>,
+    /// A boundary-level error stopped the parse (libmodsecurity's `m_flag_error`).
+    stopped: bool,
     buf: Vec<u8>,
     /// The buffer started at the beginning of a line.
     buf_contains_line: bool,
@@ -285,6 +311,7 @@ impl Parser {
             boundary: b.value,
             flags,
             error: None,
+            stopped: false,
             buf: Vec::with_capacity(BUF),
             buf_contains_line: true,
             crlf_state: 0,
@@ -305,7 +332,7 @@ impl Parser {
 
     /// Feeds the next piece of the body. After an error the rest is ignored.
     pub fn feed(&mut self, mut data: &[u8]) {
-        if data.is_empty() || self.error.is_some() {
+        if data.is_empty() || self.stopped {
             return;
         }
         self.seen_data = true;
@@ -439,7 +466,12 @@ impl Parser {
             if full {
                 return Err(format!("Part header line over {BUF} bytes long"));
             }
-            self.process_header_line(b)
+            // Errors in part headers do not stop libmodsecurity's parse: they
+            // are reported (REQBODY_ERROR) and the line is skipped.
+            if let Err(e) = self.process_header_line(b) {
+                self.error.get_or_insert(format!("Multipart: {e}"));
+            }
+            Ok(())
         } else {
             self.process_data(b);
             Ok(())
@@ -448,6 +480,7 @@ impl Parser {
 
     fn fail(&mut self, msg: String) {
         self.flags.error = true;
+        self.stopped = true;
         self.error.get_or_insert(format!("Multipart: {msg}"));
     }
 
@@ -533,8 +566,15 @@ impl Parser {
         }
         let name = body[..colon].to_vec();
         if p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
-            let n = String::from_utf8_lossy(&name).into_owned();
-            return Err(format!("Duplicate part header: {n}"));
+            // libmodsecurity keeps the first and says nothing; applications may
+            // take either, which matters for these two.
+            if name.eq_ignore_ascii_case(b"content-disposition")
+                || name.eq_ignore_ascii_case(b"content-type")
+            {
+                let n = String::from_utf8_lossy(&name).into_owned();
+                return Err(format!("Duplicate part header: {n}"));
+            }
+            return Ok(());
         }
         let value = body[colon + 1..]
             .trim_ascii_start()
@@ -615,13 +655,12 @@ impl Parser {
     /// Ends the body: sets every `MULTIPART_*` flag, `FILES*` and `ARGS_POST`, and
     /// returns the body error, if any (ModSecurity's message).
     pub fn finish(mut self, s: &mut Store) -> Result<(), String> {
-        if self.error.is_none() && self.seen_data && !self.complete {
+        if self.seen_data && !self.complete {
             if self.boundary_count > 0 {
                 // The final boundary may sit in the buffer without a line ending.
-                let mut fin = b"--".to_vec();
-                fin.extend_from_slice(&self.boundary);
+                let mut fin = self.delim.clone();
                 fin.extend_from_slice(b"--");
-                if self.buf_contains_line && self.buf == fin {
+                if !self.stopped && self.buf_contains_line && self.buf == fin {
                     if self.crlf_state_buf_end == 2 {
                         self.flags.lf_line = true;
                     }
@@ -634,10 +673,13 @@ impl Parser {
                     self.complete = true;
                 }
                 if !self.complete {
-                    self.fail("Final boundary missing".into());
+                    // Not a strict error in libmodsecurity, only a body error.
+                    self.error
+                        .get_or_insert("Multipart: Final boundary missing".into());
                 }
             } else {
-                self.fail("No boundaries found in payload".into());
+                self.error
+                    .get_or_insert("Multipart: No boundaries found in payload".into());
             }
         }
         if self.error.is_none() && self.no_files_len > self.no_files_limit {
@@ -673,7 +715,12 @@ impl Parser {
             f.unmatched_boundary.to_string(),
         );
         s.set(Var::MultipartStrictError, if strict { "1" } else { "0" });
-        let out = std::mem::take(&mut self.out);
+        // libmodsecurity adds the parts to ARGS and FILES only for a complete body.
+        let out = if self.complete {
+            std::mem::take(&mut self.out)
+        } else {
+            Output::default()
+        };
         if let Some(n) = out.last_name {
             s.set(Var::MultipartName, n);
         }
@@ -1064,14 +1111,17 @@ mod tests {
     fn boundary_parameters_follow_the_grammar() {
         let ok = |ct: &str| boundary_of(ct.as_bytes()).unwrap();
         assert_eq!(ok("multipart/form-data; boundary=AbC").value, b"AbC");
-        assert_eq!(ok("Multipart/Form-Data;Boundary=AbC").value, b"AbC");
+        assert_eq!(ok("Multipart/Form-Data;boundary=AbC").value, b"AbC");
+        assert!(boundary_of(b"multipart/form-data; Boundary=AbC").is_err());
         assert_eq!(
             ok("multipart/form-data; boundary=AbC; charset=utf-8").value,
             b"AbC"
         );
         let q = ok("multipart/form-data; boundary=\"a b:c\"");
         assert_eq!((q.value.as_slice(), q.quoted), (&b"a b:c"[..], true));
-        assert!(ok("multipart/form-data; boundary = x").whitespace);
+        assert!(ok("multipart/form-data; boundary =x").whitespace);
+        assert!(boundary_of(b"multipart/form-data; boundary= x").is_err());
+        assert!(boundary_of(b"multipart/form-data; boundary=x ").is_err());
         assert!(ok("multipart/form-data boundary=x").missing_semicolon);
     }
 

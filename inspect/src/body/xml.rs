@@ -120,9 +120,15 @@ fn cost<'a>(
         bytes: value.len(),
         refs: 1,
     };
-    for (_, inner) in references(value) {
-        if decls.contains_key(inner) {
-            let ic = cost(inner, decls, memo, depth + 1)?;
+    // Character references in an entity value are replaced when it is declared,
+    // so `&#38;e;` becomes a reference to `e` when the entity is used.
+    let value = value
+        .replace("&#38;", "&")
+        .replace("&#x26;", "&")
+        .replace("&#X26;", "&");
+    for (_, inner) in references(&value) {
+        if let Some((&key, _)) = decls.get_key_value(inner) {
+            let ic = cost(key, decls, memo, depth + 1)?;
             c.bytes = c.bytes.saturating_add(ic.bytes);
             c.refs = c.refs.saturating_add(ic.refs);
             over_caps(c)?;
@@ -154,6 +160,10 @@ fn references(s: &str) -> impl Iterator<Item = (std::ops::Range<usize>, &str)> {
 fn internal_entities(text: &str) -> Option<(HashMap<&str, &str>, std::ops::Range<usize>)> {
     let start = text.find("<!DOCTYPE")?;
     let open = start + text[start..].find('[')?;
+    // Only a `[` inside the DOCTYPE starts an internal subset (not a later CDATA).
+    if text[start..open].contains('>') {
+        return None;
+    }
     // The subset ends at the first `]` outside a quoted literal.
     let b = text.as_bytes();
     let mut i = open + 1;
@@ -227,6 +237,27 @@ mod tests {
         }
         let doc = format!("<!DOCTYPE a [{dtd}]><a>&l9;</a>");
         assert!(parse(doc.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn references_hidden_behind_character_references_are_counted() {
+        let mut dtd = String::from(r#"<!ENTITY l0 "lollollollollollollollollollollollol">"#);
+        for i in 1..8 {
+            let prev = format!("&#38;l{};", i - 1).repeat(10);
+            dtd.push_str(&format!(r#"<!ENTITY l{i} "{prev}">"#));
+        }
+        let doc = format!("<!DOCTYPE a [{dtd}]><a>&l7;</a>");
+        let e = parse(doc.as_bytes()).unwrap_err();
+        assert!(
+            e.contains("entity expansion") || e.contains("entity references"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_cdata_section_is_not_an_internal_subset() {
+        let doc = br#"<!DOCTYPE a SYSTEM "a.dtd"><a><![CDATA[<!ENTITY x "y">]]>&amp;</a>"#;
+        assert!(internal_entities(std::str::from_utf8(doc).unwrap()).is_none());
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub fn finish(tx: &mut Transaction) {
     let result = match (proc, st.multipart) {
         (BodyProcessor::Multipart, Some(Ok(p))) => p.finish(s),
         (BodyProcessor::Multipart, Some(Err(e))) => {
-            s.set(Var::MultipartStrictError, "1");
+            body::multipart::set_unusable(s);
             Err(format!("Multipart: {e}"))
         }
         _ if st.raw_truncated => {

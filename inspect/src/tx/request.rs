@@ -80,6 +80,34 @@ fn percent_decode(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The origin form of a request target, as an app behind a proxy resolves it: an
+/// absolute-form target (`scheme://authority` followed by a path, a query or nothing)
+/// loses its scheme and authority, and a target without a path gets `/`, keeping the
+/// query (`http://x?q=1` is `/?q=1`, not `/`). Other targets are returned unchanged.
+pub fn origin_form(target: &str) -> std::borrow::Cow<'_, str> {
+    let Some(colon) = target.find("://") else {
+        return target.into();
+    };
+    let scheme = &target[..colon];
+    let is_scheme = scheme
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !is_scheme {
+        return target.into();
+    }
+    let rest = &target[colon + 3..];
+    let tail = &rest[rest.find(['/', '?', '#']).unwrap_or(rest.len())..];
+    if tail.starts_with('/') {
+        tail.into()
+    } else {
+        format!("/{tail}").into()
+    }
+}
+
 pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
     let s = &mut tx.store;
     let sep = tx.rs.config.arg_separator;
@@ -90,13 +118,8 @@ pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
         format!("{} {} {}", head.method, head.uri, head.protocol),
     );
     s.set(Var::RequestUriRaw, head.uri.as_bytes());
-    let mut uri = head.uri.as_str();
-    if let Some(rest) = uri
-        .strip_prefix("http://")
-        .or_else(|| uri.strip_prefix("https://"))
-    {
-        uri = rest.find('/').map_or("/", |i| &rest[i..]);
-    }
+    let origin = origin_form(&head.uri);
+    let uri = origin.as_ref();
     s.set(Var::RequestUri, uri.as_bytes());
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -186,6 +209,30 @@ pub fn set_response_head(
             s.set(Var::ResponseContentType, value.as_slice());
         } else if name.eq_ignore_ascii_case("content-length") {
             s.set(Var::ResponseContentLength, value.as_slice());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_form;
+
+    #[test]
+    fn absolute_form_targets_keep_path_and_query() {
+        for (target, want) in [
+            ("/a?b=1", "/a?b=1"),
+            ("http://x?q=1", "/?q=1"),
+            ("http://x", "/"),
+            ("http://x/", "/"),
+            ("http://x:8080/p?q=1", "/p?q=1"),
+            ("https://x:443?q=1", "/?q=1"),
+            ("HTTP://x/p", "/p"),
+            ("http://x#f", "/#f"),
+            ("http://user@x/p", "/p"),
+            ("*", "*"),
+            ("/redirect?to=http://evil/", "/redirect?to=http://evil/"),
+        ] {
+            assert_eq!(origin_form(target), want, "{target}");
         }
     }
 }

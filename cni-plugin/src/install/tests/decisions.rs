@@ -77,7 +77,7 @@ fn engine_exited(code: i32, message: &str) -> Value {
 fn pod_whose_engine_found_no_redirect_is_deleted_in_delete_mode() {
     let p = pod(
         json!({"palisade.dev/status": "injected"}),
-        engine_exited(repair::REDIRECT_MISSING_EXIT_CODE, ""),
+        engine_exited(palisade_api::exit::REDIRECT_MISSING_K8S, ""),
     );
     assert!(
         matches!(repair::decide(&p, RepairMode::DeletePods, &[]), Repair::Delete(r) if r.contains("palisade-engine"))
@@ -102,7 +102,7 @@ fn redirect_missing_message_is_recognised_too() {
 
 #[test]
 fn healthy_uninjected_init_mode_or_excluded_pods_are_left_alone() {
-    let failed = engine_exited(repair::REDIRECT_MISSING_EXIT_CODE, "");
+    let failed = engine_exited(palisade_api::exit::REDIRECT_MISSING_K8S, "");
     let other_crash = pod(
         json!({"palisade.dev/status": "injected"}),
         engine_exited(1, "config error"),

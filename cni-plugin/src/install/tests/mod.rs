@@ -78,13 +78,7 @@ impl Node {
 }
 
 fn check_golden(name: &str, actual: &str) {
-    let path = testdata("golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(actual, want, "{name} differs from its golden file");
+    palisade_api::testing::golden(&testdata("golden").join(name), actual);
 }
 
 fn plugin_types(v: &Value) -> Vec<String> {

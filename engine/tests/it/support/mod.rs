@@ -43,7 +43,10 @@ impl Engine {
         if !args.contains(&"--admin") {
             cmd.args(["--admin", "127.0.0.1:0"]);
         }
+        // Most tests exercise the proxy without rule files; the ones that test the
+        // refusal to start unarmed set this back to false.
         cmd.args(args)
+            .env("PALISADE_INSPECTION_ALLOW_NO_RULES", "true")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,18 +1,14 @@
-//! Kubernetes resource quantities ("100m", "1.5", "512Mi", "1e3"): checked before they reach a
-//! pod spec so a typo denies the pod instead of failing it later at the API server.
+//! Kubernetes resource quantities (`100m`, `1.5`, `512Mi`, `1e3`): checked before they reach
+//! a pod spec so a typo denies the pod instead of failing it later at the API server.
 
 use std::fmt;
 
 use serde::Deserialize;
 
+use crate::Error;
+
 /// What a quantity may look like, for error messages.
 pub const ALLOWED: &str = "a number with an optional suffix m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei, e.g. 250m or 512Mi";
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{value:?} is not a Kubernetes quantity; allowed: {}", ALLOWED)]
-pub struct QuantityError {
-    pub value: String,
-}
 
 /// A validated quantity: the text as written plus its value for comparisons.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -43,10 +39,10 @@ const SUFFIXES: &[(&str, f64)] = &[
 // === impl Quantity ===
 
 impl Quantity {
-    pub fn parse(text: &str) -> Result<Self, QuantityError> {
-        let err = || QuantityError {
-            value: text.to_owned(),
-        };
+    /// Parses `text`; the error names `field`.
+    pub fn parse(field: &str, text: &str) -> Result<Self, Error> {
+        let text = text.trim();
+        let err = || Error::invalid(field, text, ALLOWED);
         let body = text.strip_prefix('+').unwrap_or(text);
         let (number, scale) = split_suffix(body).ok_or_else(err)?;
         let digits_ok = !number.is_empty()
@@ -70,13 +66,31 @@ impl Quantity {
     pub fn value(&self) -> f64 {
         self.value
     }
+
+    /// A request above its limit is refused by the API server; say so in terms of the fields.
+    pub fn check_request_le_limit(
+        request_field: &str,
+        request: &Quantity,
+        limit_field: &str,
+        limit: &Quantity,
+    ) -> Result<(), Error> {
+        if request.value > limit.value {
+            return Err(Error::RequestAboveLimit {
+                field: request_field.to_owned(),
+                value: request.text.clone(),
+                limit_field: limit_field.to_owned(),
+                limit: limit.text.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
-/// Splits "512Mi" into ("512", 2^29-ish scale); exponent forms "1e3"/"1E-2" are decimal.
+/// Splits "512Mi" into ("512", 2^20); exponent forms "1e3"/"1E-2" are decimal.
 fn split_suffix(body: &str) -> Option<(&str, f64)> {
     if let Some(pos) = body.find(['e', 'E']) {
-        let exp: i32 = body[pos + 1..].parse().ok()?;
-        return Some((&body[..pos], 10f64.powi(exp)));
+        let exp: i32 = body.get(pos + 1..)?.parse().ok()?;
+        return Some((body.get(..pos)?, 10f64.powi(exp)));
     }
     for (suffix, scale) in SUFFIXES {
         if let Some(number) = body.strip_suffix(suffix) {
@@ -87,9 +101,9 @@ fn split_suffix(body: &str) -> Option<(&str, f64)> {
 }
 
 impl TryFrom<String> for Quantity {
-    type Error = QuantityError;
+    type Error = Error;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
+        Self::parse("quantity", &s)
     }
 }
 
@@ -114,7 +128,7 @@ mod tests {
             ("1e3", 1000.0),
             ("+4k", 4000.0),
         ] {
-            let q = Quantity::parse(text).unwrap();
+            let q = Quantity::parse("f", text).unwrap();
             assert!((q.value() - value).abs() < 1e-6, "{text}");
             assert_eq!(q.as_str(), text);
         }
@@ -123,7 +137,20 @@ mod tests {
     #[test]
     fn malformed_quantities_are_rejected() {
         for text in ["", "abc", "1.2.3", "-1", "10mb", "Mi", ".", "1e", "12 Mi"] {
-            assert!(Quantity::parse(text).is_err(), "{text:?} accepted");
+            assert!(Quantity::parse("f", text).is_err(), "{text:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_request_above_its_limit_names_both_fields() {
+        let (req, lim) = (
+            Quantity::parse("r", "2").unwrap(),
+            Quantity::parse("l", "500m").unwrap(),
+        );
+        let e = Quantity::check_request_le_limit("req", &req, "lim", &lim).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "req: \"2\" is larger than the limit \"500m\" (lim); a request may not exceed its limit"
+        );
     }
 }
