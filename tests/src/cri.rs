@@ -4,7 +4,7 @@
 //!
 //! Everything belongs to the test: containerd runs with a config of its own under a temp dir
 //! (root, state, socket, runc root, CNI conf and bin dirs), inside a "node" network namespace
-//! entered with `ip netns exec`, which also gives it a private mount namespace: the sandboxes'
+//! (`nsenter --net`) and a mount namespace of its own (`unshare --mount`): the sandboxes'
 //! netns and rootfs mounts live there and vanish with its last process. The sandbox image is
 //! a static `pause` compiled here from [`PAUSE_C`], packed into an OCI archive and imported
 //! with `ctr -n k8s.io images import`: no registry. On drop, sandboxes are stopped and
@@ -353,8 +353,13 @@ impl Containerd {
         let config = d.join("config.toml");
         std::fs::write(&config, containerd_config(d)).expect("write config.toml");
         let log = File::create(d.join("containerd.log")).expect("containerd.log");
+        // Not `ip netns exec`: it remounts /sys, hiding the cgroup mounts runc needs. A mount
+        // namespace of its own (slave: host mounts still propagate in) plus the node's netns.
         let containerd = node.spawn_command(
-            node.command("containerd")
+            Command::new("unshare")
+                .args(["--mount", "--propagation", "slave", "nsenter"])
+                .arg(format!("--net={}", node.path().display()))
+                .arg("containerd")
                 .arg("--config")
                 .arg(&config)
                 .stdout(log.try_clone().expect("log fd"))
