@@ -317,7 +317,9 @@ impl Containerd {
             .tempdir()
             .expect("temp dir");
         let d = dir.path();
-        for sub in ["root", "state", "opt", "runc", "cni-conf", "cni-bin", "ipam", "sa"] {
+        for sub in [
+            "root", "state", "opt", "runc", "cni-conf", "cni-bin", "ipam", "sa",
+        ] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
         for plugin in ["loopback", "bridge", "host-local"] {
@@ -349,7 +351,12 @@ impl Containerd {
         )
         .expect("write pause.tar");
 
-        let node = Netns::create(&format!("pal-{pid}-{test}-node").chars().take(60).collect::<String>());
+        let node = Netns::create(
+            &format!("pal-{pid}-{test}-node")
+                .chars()
+                .take(60)
+                .collect::<String>(),
+        );
         let config = d.join("config.toml");
         std::fs::write(&config, containerd_config(d)).expect("write config.toml");
         let log = File::create(d.join("containerd.log")).expect("containerd.log");
@@ -692,11 +699,7 @@ impl Containerd {
 
 impl Drop for Containerd {
     fn drop(&mut self) {
-        let sandboxes: Vec<Sandbox> = self
-            .sandboxes
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default();
+        let sandboxes: Vec<Sandbox> = self.sandboxes.lock().map(|s| s.clone()).unwrap_or_default();
         for s in &sandboxes {
             let mut client = self.client.clone();
             let stop = client.stop_pod_sandbox(StopPodSandboxRequest {
@@ -748,9 +751,17 @@ pub fn palisade_rules(netns: &Path) -> BTreeMap<&'static str, String> {
     for (backend, program, args) in [
         ("nft", "nft", &["list", "table", "inet", "palisade"][..]),
         ("iptables-nft", "iptables-nft-save", &["-t", "nat"][..]),
-        ("iptables-legacy", "iptables-legacy-save", &["-t", "nat"][..]),
+        (
+            "iptables-legacy",
+            "iptables-legacy-save",
+            &["-t", "nat"][..],
+        ),
         ("ip6tables-nft", "ip6tables-nft-save", &["-t", "nat"][..]),
-        ("ip6tables-legacy", "ip6tables-legacy-save", &["-t", "nat"][..]),
+        (
+            "ip6tables-legacy",
+            "ip6tables-legacy-save",
+            &["-t", "nat"][..],
+        ),
     ] {
         let output = palisade_redirect::netns::run_in(netns, || {
             Command::new(program)

@@ -143,7 +143,10 @@ fn runtime_drives_the_plugin(backend: &str) {
         .unwrap_or_else(|e| panic!("pod without annotations, API server unreachable: {e}"));
     assert_untouched(&cd, &bare, "pod without annotations");
     let (code, out) = validate_in(&bare);
-    assert_eq!(code, 66, "unprivileged validator in a pod without rules: {out}");
+    assert_eq!(
+        code, 66,
+        "unprivileged validator in a pod without rules: {out}"
+    );
 
     // A bad annotation fails the sandbox with the plugin's message.
     let err = cd
@@ -187,7 +190,10 @@ fn runtime_drives_the_plugin(backend: &str) {
         "conflist changed on SIGTERM:\n{}",
         cd.installer_log()
     );
-    assert!(cd.dir().join("cni-bin/palisade-cni").is_file(), "plugin binary removed");
+    assert!(
+        cd.dir().join("cni-bin/palisade-cni").is_file(),
+        "plugin binary removed"
+    );
     let during = cd
         .run_pod(&injected("shop", "during-update"))
         .unwrap_or_else(|e| panic!("injected pod during the update: {e}"));

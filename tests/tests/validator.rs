@@ -41,11 +41,7 @@ fn termination_log(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("palisade-{}-{name}", std::process::id()));
     // Writable by the unprivileged validator, as kubelet's termination-log mount is.
     std::fs::write(&path, "").unwrap();
-    std::fs::set_permissions(
-        &path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    )
-    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     path
 }
 

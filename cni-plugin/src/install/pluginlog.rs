@@ -66,8 +66,15 @@ mod tests {
         std::fs::write(&path, "before\n").unwrap();
         let mut log = PluginLog::follow(path.clone());
         let mut out = Vec::new();
-        assert_eq!(log.drain(&mut out).unwrap(), 0, "earlier lines are not repeated");
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        assert_eq!(
+            log.drain(&mut out).unwrap(),
+            0,
+            "earlier lines are not repeated"
+        );
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"one\ntw").unwrap();
         log.drain(&mut out).unwrap();
         assert_eq!(out, b"one\n");

@@ -70,9 +70,9 @@ pub fn decide_on_stop(cleanup_on_exit: bool, daemonset: &DaemonSetState) -> Shut
         (true, DaemonSetState::Present) => Shutdown::Keep(
             "the DaemonSet still exists (rolling update, drain or eviction)".to_owned(),
         ),
-        (true, DaemonSetState::Unknown(why)) => {
-            Shutdown::Keep(format!("cannot tell whether the DaemonSet is deleted: {why}"))
-        }
+        (true, DaemonSetState::Unknown(why)) => Shutdown::Keep(format!(
+            "cannot tell whether the DaemonSet is deleted: {why}"
+        )),
     }
 }
 

@@ -36,10 +36,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match palisade_init::probe::probe(
-        args.capture_port,
-        Duration::from_secs(args.timeout_seconds),
-    ) {
+    match palisade_init::probe::probe(args.capture_port, Duration::from_secs(args.timeout_seconds))
+    {
         Ok(()) => {
             println!(
                 "redirect verified: {}:{} reached the capture port {}",

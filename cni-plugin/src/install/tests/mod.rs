@@ -350,7 +350,9 @@ async fn supervisor_keeps_plugin_and_entry_when_stopped_for_an_upgrade() {
         }
         super::run::decide_on_stop(true, &super::run::DaemonSetState::Present)
     };
-    super::run::supervise(&inst, &ready, shutdown).await.unwrap();
+    super::run::supervise(&inst, &ready, shutdown)
+        .await
+        .unwrap();
     assert!(has_entry(&conf), "entry kept across the restart");
     assert!(node.path("bin/palisade-cni").exists(), "binary kept");
 }
