@@ -38,18 +38,26 @@
 //! - [`PodEngine`]: `palisade-engine` in transparent mode inside a pod, as `nobody` with no
 //!   capabilities; [`serve_http`] and [`serve_lines`] put an app behind it.
 //! - [`require_root`], [`require_netns_env`], [`require`]: fail under `CI=true`, skip otherwise.
+//! - Over-HTTP suites on loopback: [`LocalEngine`] (explicit mode, JSON log in a file),
+//!   [`LogTail`], [`send_raw`], [`start_albedo`] (go-ftw's reflector backend) and [`ftw`]
+//!   (the go-ftw test format: requests built and stages scored as go-ftw does).
 //!
 //! Binaries of the workspace are found next to the test executable with [`bin`]; build them
 //! first with `cargo build --workspace --bins` (or `-p palisade-cni-plugin -p palisade-init`).
 
+mod albedo;
 mod cni;
+pub mod corpus;
 pub mod cri;
 mod engine;
 mod env;
+pub mod ftw;
 mod netns;
 mod node;
 mod pod;
+mod waf;
 
+pub use albedo::start_albedo;
 pub use cni::PluginOutput;
 pub use engine::{PodEngine, serve_http, serve_lines};
 pub use env::{
@@ -58,6 +66,7 @@ pub use env::{
 pub use netns::{Background, Netns, accept_within, original_dst, ruleset_snapshot};
 pub use node::{CniFailure, PodConfig, TestNode};
 pub use pod::TestPod;
+pub use waf::{LocalEngine, LogTail, MODSEC_NGINX_MODULE, ModsecNginx, send_raw};
 
 /// The annotation marking a pod the injector has processed.
 pub const INJECTED: (&str, &str) = ("palisade.dev/status", "injected");

@@ -201,3 +201,49 @@ fn engine_transparent_with_crs_passes_the_cluster_e2e_traffic_checks() {
         "the engine blocked the attacks itself ({blocked} blocks):\n{text}"
     );
 }
+
+/// Issue #9, class 4, in the namespaced transparent mode: HTTP/2 with prior knowledge
+/// (h2c) to the pod's port is redirected, inspected with the CRS and proxied. Benign
+/// requests get 200 (the view has `Host` from `:authority`), attacks 403.
+#[test]
+fn engine_transparent_inspects_h2c_with_the_crs() {
+    if !require_env()
+        || !palisade_tests::require(
+            palisade_tests::which("curl").is_some(),
+            "curl (with HTTP/2) sends the h2c requests",
+        )
+    {
+        return;
+    }
+    let node = TestNode::new("engine_tp_h2c");
+    let pod = node
+        .add_pod(PodConfig::injected("web"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    serve_http(pod.netns().listen("0.0.0.0:8080"));
+    let engine = PodEngine::start(&node, &pod, &crs_config());
+    let get = |path: &str| {
+        let url = format!("http://{}:8080{path}", pod.ipv4());
+        let out = node.netns().exec(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "10",
+                "--http2-prior-knowledge",
+                "-w",
+                "%{http_code} %{http_version}",
+                &url,
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(get("/products?id=42"), "200 2");
+    assert_eq!(get("/?id=1%27%20or%201%3D1--"), "403 2");
+    let line = engine.wait(|v| v["type"] == "access" && v["status"] == 403);
+    assert_eq!(line["protocol"], "HTTP/2.0", "{line}");
+    let allowed = engine.wait(|v| v["type"] == "access" && v["status"] == 200);
+    assert_eq!(allowed["protocol"], "HTTP/2.0", "{allowed}");
+    assert_eq!(allowed["upstream"], "127.0.0.1:8080", "{allowed}");
+}

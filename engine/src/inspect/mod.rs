@@ -155,4 +155,23 @@ pub trait Inspection: Send {
     fn matched_rule_ids(&self) -> Vec<u32> {
         Vec::new()
     }
+    /// Every rule that matched and asked to be logged (not `nolog`), with its expanded
+    /// `msg` and `logdata`: the access log's `matches`, ModSecurity's error-log lines.
+    fn matched_rules(&self) -> Vec<RuleMatch> {
+        Vec::new()
+    }
+}
+
+/// One matched rule as the access log shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RuleMatch {
+    pub id: u32,
+    pub msg: String,
+    /// The rule's expanded `logdata`, cut at [`RuleMatch::MAX_DATA`] bytes: it quotes request data.
+    pub data: String,
+}
+
+impl RuleMatch {
+    /// ModSecurity also truncates logdata (at 512 bytes); request data beyond that is not logged.
+    pub const MAX_DATA: usize = 512;
 }

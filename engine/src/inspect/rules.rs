@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use palisade_inspect::{Disruptive, EngineMode, Intervention, LoadOptions, RuleSet, Transaction};
 
-use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, Verdict};
+use super::{Action, ConnInfo, Inspection as Phases, Inspector, RequestHead, RuleMatch, Verdict};
 use crate::config::{BodyLimitAction, ConfigError, Inspection, Mode};
 
 /// Errors while loading rules; reloads keep the old rule set on any of them.
@@ -192,6 +192,27 @@ impl Phases for SecLangInspection {
     fn matched_rule_ids(&self) -> Vec<u32> {
         self.0.matched_rules().iter().map(|r| r.id).collect()
     }
+
+    fn matched_rules(&self) -> Vec<RuleMatch> {
+        self.0
+            .matched_rules()
+            .iter()
+            .map(|r| RuleMatch {
+                id: r.id,
+                msg: r.msg.clone(),
+                data: truncate(&r.data, RuleMatch::MAX_DATA).to_string(),
+            })
+            .collect()
+    }
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn owned_headers(headers: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {

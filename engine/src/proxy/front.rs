@@ -57,17 +57,28 @@ impl ServerApp for Front {
             super::conns::refuse(stream).await;
             return None;
         };
-        if stream.get_ssl_digest().is_some() {
-            // TLS: ALPN already chose h1 or h2.
+        let t = &snap.config.timeouts;
+        let tls = stream.get_ssl_digest().is_some();
+        if tls
+            && matches!(
+                stream.selected_alpn_proto(),
+                Some(pingora::protocols::ALPN::H2)
+            )
+        {
+            // TLS with ALPN h2: pingora's HTTP/2 server.
             return self.h2c.process_new(stream, shutdown).await;
         }
-        let t = &snap.config.timeouts;
         let mut fs = FrontStream::new(
             stream,
             Duration::from_millis(t.request_header_ms),
             self.shared.conns.clone(),
             m.slow_clients.with_label_values(&["head"]),
         );
+        if tls {
+            // HTTP/1 over TLS (ALPN http/1.1 or none): the same checked loop; the bytes
+            // inside TLS are HTTP by the client's own choice, so no detection.
+            return self.http1(fs, shutdown).await;
+        }
         let detect = tokio::time::timeout(Duration::from_millis(t.protocol_detect_ms), async {
             loop {
                 match classify(fs.buffered()) {

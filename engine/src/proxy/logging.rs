@@ -15,12 +15,12 @@ pub(super) fn finish(engine: &Engine, session: &mut Session, e: Option<&Error>, 
     if ctx.counted {
         m.in_flight_requests.dec();
     }
-    let rule_ids = match ctx.inspection() {
+    let (rule_ids, matches) = match ctx.inspection() {
         Some(i) => {
             i.logging();
-            i.matched_rule_ids()
+            (i.matched_rule_ids(), i.matched_rules())
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     let status = session
         .response_written()
@@ -96,6 +96,7 @@ pub(super) fn finish(engine: &Engine, session: &mut Session, e: Option<&Error>, 
         status,
         decision: ctx.decision.as_str(),
         rule_ids: &rule_ids,
+        matches: &matches,
         uninspected: &ctx.uninspected,
         message: ctx.verdict.as_ref().map(|v| v.message.as_str()),
         upstream: ctx.upstream.map(|u| u.to_string()),

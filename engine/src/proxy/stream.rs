@@ -226,8 +226,21 @@ impl UniqueID for FrontStream {
     }
 }
 
-// Only plaintext connections are wrapped.
-impl Ssl for FrontStream {}
+// TLS connections that speak HTTP/1 are wrapped too: their TLS facts (the digest that
+// sets `X-Forwarded-Proto: https`, the ALPN) are the inner stream's.
+impl Ssl for FrontStream {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<pingora::protocols::ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
 
 impl GetTimingDigest for FrontStream {
     fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {

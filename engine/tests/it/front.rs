@@ -430,3 +430,52 @@ async fn http2_benign_requests_pass_and_attacks_are_blocked_under_the_crs() {
         403
     );
 }
+
+/// HTTP/1 over TLS goes through the same checked loop: a fragment reaches the rules and
+/// an obs-folded head is refused and logged, not dropped silently by pingora.
+#[tokio::test(flavor = "multi_thread")]
+async fn http1_over_tls_heads_are_checked_like_plaintext() {
+    let app = Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, ck) = tls_files(dir.path());
+    let yaml = format!("{tls}{}", rules_config(dir.path()));
+    let mut engine = Engine::start(app.addr, &yaml);
+    let tls_addr = engine.tls.expect("TLS listener");
+    let send = |raw: &'static [u8]| {
+        let ck_der = ck.cert.der().clone();
+        async move {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ck_der).unwrap();
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let tcp = tokio::net::TcpStream::connect(tls_addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut s = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+                .connect(name, tcp)
+                .await
+                .unwrap();
+            s.write_all(raw).await.unwrap();
+            let mut out = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+            String::from_utf8_lossy(&out).into_owned()
+        }
+    };
+    let ok = send(b"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status_of(&ok), 200, "{ok}");
+    let frag = send(b"GET /a#frag HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(status_of(&frag), 403, "{frag}");
+    let folded = send(b"GET /b HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n").await;
+    assert_eq!(status_of(&folded), 400, "{folded}");
+    engine.wait_event(
+        |v| v["type"] == "refused" && v["reason_kind"] == "parse",
+        Duration::from_secs(5),
+    );
+    let seen = app.seen();
+    assert!(seen.contains("x-forwarded-proto: https"), "{seen}");
+    assert!(!seen.contains("/b HTTP"), "{seen}");
+}

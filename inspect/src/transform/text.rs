@@ -279,8 +279,17 @@ pub fn utf8_to_unicode(input: &[u8], out: &mut Vec<u8>) {
             0xf0..=0xf7 => (4, u32::from(c & 0x07)),
             _ => (0, 0),
         };
-        if len <= 1 || i + len > n || !input[i + 1..i + len].iter().all(|b| b & 0xc0 == 0x80) {
+        if len == 1 || len == 0 {
+            // ASCII, and bytes that cannot start a sequence (continuation bytes, 0xf8-0xff),
+            // are copied, as ModSecurity copies them.
             out.push(c);
+            i += 1;
+            continue;
+        }
+        if i + len > n || !input[i + 1..i + len].iter().all(|b| b & 0xc0 == 0x80) {
+            // A lead byte without its continuation bytes is dropped, as ModSecurity drops
+            // it: `x\xc0/etc\xc0/passwd` reads `x/etc/passwd`, so the path-traversal
+            // rules see the path the byte was meant to hide.
             i += 1;
             continue;
         }
@@ -312,4 +321,37 @@ pub fn parity_odd(input: &[u8], out: &mut Vec<u8>) {
 
 pub fn parity_zero(input: &[u8], out: &mut Vec<u8>) {
     parity(input, out, |c| c & 0x7f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_to_unicode;
+
+    fn u(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        utf8_to_unicode(input, &mut out);
+        out
+    }
+
+    #[test]
+    fn lead_byte_without_continuation_is_dropped_as_modsecurity_does() {
+        assert_eq!(u(b"x\xc0/etc\xc0/passwd"), b"x/etc/passwd");
+        assert_eq!(
+            u(b"a\xe0\x80/b"),
+            b"a\x80/b",
+            "the lone continuation byte is copied"
+        );
+        assert_eq!(u(b"end\xf0\x9f"), b"end\x9f");
+    }
+
+    #[test]
+    fn valid_overlong_forms_still_decode() {
+        assert_eq!(u(b"..\xc0\xaf..\xc0\xafetc"), b"..%u002f..%u002fetc");
+        assert_eq!(u("é".as_bytes()), b"%u00e9");
+    }
+
+    #[test]
+    fn bytes_that_cannot_start_a_sequence_are_copied() {
+        assert_eq!(u(b"\x80\xbf\xf8\xff"), b"\x80\xbf\xf8\xff");
+    }
 }

@@ -120,7 +120,10 @@ pub fn set_request(tx: &mut Transaction, head: &RequestHead) {
     s.set(Var::RequestUriRaw, head.uri.as_bytes());
     let origin = origin_form(&head.uri);
     let uri = origin.as_ref();
-    s.set(Var::RequestUri, uri.as_bytes());
+    // ModSecurity v3 hands rules the percent-decoded target as REQUEST_URI (CRS's
+    // REQUEST_URI rules count on it, e.g. `/x%5Cu0027` reading `/x\u0027`);
+    // REQUEST_URI_RAW stays as received.
+    s.set(Var::RequestUri, percent_decode(uri.as_bytes()));
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (uri, None),

@@ -151,3 +151,62 @@ mod tests {
         assert_eq!(classify(&[b'A'; 20_000]), Proto::Http1);
     }
 }
+
+/// Generated inputs against the property that matters: whatever a lenient HTTP/1
+/// server would take as a request line is never classified as something to relay raw.
+#[cfg(test)]
+mod generated {
+    use super::{Proto, classify, is_space};
+
+    /// Python's `http.server` (the most lenient of the three servers the differential
+    /// test runs) serves a line that splits into 2 or 3 words on whitespace when the
+    /// first word names a handler method (ASCII letters); nginx skips empty lines and
+    /// wants an upper-case method. Either way the line starts, after whitespace, with an
+    /// ASCII letter and has at least two words.
+    fn lenient_server_takes(line: &[u8]) -> bool {
+        let words: Vec<&[u8]> = line
+            .split(|b| is_space(*b))
+            .filter(|w| !w.is_empty())
+            .collect();
+        (2..=3).contains(&words.len()) && words[0].iter().all(u8::is_ascii_alphabetic)
+    }
+
+    #[test]
+    fn request_lines_a_lenient_server_takes_are_never_relayed() {
+        const ALPHABET: &[u8] = b"GETPOSTgetHpt/ \t\r\n\x0b\x0c\x1c\x85\xa0\x00\x16\x03?#=\"<>:*1";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize
+        };
+        let mut checked = 0;
+        for _ in 0..200_000 {
+            let len = 1 + next() % 24;
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[next() % ALPHABET.len()])
+                .collect();
+            bytes.push(b'\n');
+            let got = classify(&bytes);
+            let line_end = bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .unwrap_or(bytes.len());
+            if lenient_server_takes(&bytes[..line_end]) {
+                checked += 1;
+                assert_eq!(got, Proto::Http1, "{:?}", bytes.escape_ascii().to_string());
+            }
+            // httparse (pingora's parser) takes it as a request: never relayed either.
+            let mut headers = [httparse::EMPTY_HEADER; 4];
+            let mut req = httparse::Request::new(&mut headers);
+            if req.parse(&bytes).is_ok_and(|s| s.is_complete()) {
+                assert_ne!(got, Proto::Other, "{:?}", bytes.escape_ascii().to_string());
+            }
+        }
+        assert!(
+            checked > 1000,
+            "only {checked} request-like lines generated"
+        );
+    }
+}
