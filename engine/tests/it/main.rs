@@ -19,4 +19,5 @@ mod http1;
 mod limits;
 mod protocols;
 mod reload;
+mod tune;
 mod upstream;
