@@ -3,6 +3,10 @@
 //! wrote, once per packet-filter backend. Needs root, containerd, runc, a C compiler and the
 //! static binaries (`scripts/build-static.sh`); under CI=true a missing one fails the test.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,6 +3,10 @@
 //! loader and no shared library. Checked twice: the ELF program and dynamic headers, and
 //! `ldd`. Under CI=true a missing static build fails the test.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 use palisade_tests::cri::static_bin;

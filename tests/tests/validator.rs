@@ -3,6 +3,10 @@
 //! termination message with the repair controller's marker) in a pod without the rules, once
 //! per backend for the passing case.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use palisade_tests::{PodConfig, TestNode, TestPod, bin, require, require_netns_env, which};
 
 const REDIRECT_MISSING: i32 = 66;
