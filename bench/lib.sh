@@ -44,3 +44,48 @@ SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "i
 SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 CONF
 }
+
+# bench_cpu_ticks PID: user + system CPU ticks (1/`getconf CLK_TCK` s) of PID and of
+# every process below it (nginx's workers), from /proc/PID/stat fields 14 and 15.
+# Read it before and after the same wrk run; the difference over the requests wrk
+# completed is the proxy's CPU per request, steadier than req/s on a shared machine.
+bench_cpu_ticks() {
+    local pid=$1 total=0 child stat
+    if [ -r "/proc/$pid/stat" ]; then
+        stat=$(cat "/proc/$pid/stat")
+        # The command name (field 2) may hold spaces: count fields after its ')'.
+        stat=${stat##*) }
+        # shellcheck disable=SC2086
+        set -- $stat
+        total=$((${12} + ${13}))
+    fi
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        total=$((total + $(bench_cpu_ticks "$child")))
+    done
+    echo "$total"
+}
+
+# bench_rss_kb PID: resident memory of PID and the processes below it, in KiB.
+bench_rss_kb() {
+    local pid=$1 total=0 child
+    total=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        total=$((total + $(bench_rss_kb "$child")))
+    done
+    echo "$total"
+}
+
+# bench_wrk_cpu PID URL [LUA] -> "requests cpu_us_per_request req_per_s non2xx":
+# one wrk run (wrk -t1 -c$CONNS -d${DURATION}s) against the proxy PID.
+bench_wrk_cpu() {
+    local pid=$1 url=$2 lua=${3:-} before after out reqs rps bad hz
+    hz=$(getconf CLK_TCK)
+    before=$(bench_cpu_ticks "$pid")
+    out=$(wrk -t1 -c"${CONNS:-32}" -d"${DURATION:-10}s" ${lua:+-s "$lua"} "$url")
+    after=$(bench_cpu_ticks "$pid")
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    bad=$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$out")
+    awk -v r="$reqs" -v t=$((after - before)) -v hz="$hz" -v rps="$rps" -v bad="${bad:-0}" \
+        'BEGIN { printf "%d %.1f %s %d\n", r, (r > 0 ? t / hz * 1e6 / r : 0), rps, bad }'
+}

@@ -47,6 +47,14 @@ fn json_2k() -> Vec<u8> {
         .into_bytes()
 }
 
+/// A 20 KB urlencoded form of 500 fields (a bulk edit screen).
+fn form_20k() -> Vec<u8> {
+    let fields: Vec<String> = (0..500)
+        .map(|i| format!("item{i:03}_note=Blue+cotton+shirt+size+M+qty+{}", i % 7))
+        .collect();
+    fields.join("&").into_bytes()
+}
+
 fn benign() -> Vec<Req> {
     vec![
         req("GET", "/", None, b""),
@@ -55,6 +63,7 @@ fn benign() -> Vec<Req> {
         req("GET", "/static/js/app.3f9a1c.js", None, b""),
         req("POST", "/api/orders", Some("application/json"), &json_2k()),
         req("POST", "/account/profile", Some("application/x-www-form-urlencoded"), b"first=Jane&last=Doe&email=jane.doe%40example.com&street=12+Main+St&city=Berlin&zip=10115&newsletter=on"),
+        req("POST", "/admin/bulk-edit", Some("application/x-www-form-urlencoded"), &form_20k()),
     ]
 }
 
@@ -203,6 +212,7 @@ fn main() {
         rs.rule_count(),
         t0.elapsed().as_secs_f64() * 1000.0
     );
+    println!("prefilter: {}", rs.prefilter_summary());
     run("benign", &rs, &benign(), iters);
     run("attack", &rs, &attacks(), iters);
 }

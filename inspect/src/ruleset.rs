@@ -1,6 +1,7 @@
 //! Loading a rule set: files (globs) in order, then inline rules.
 mod directives;
 mod load;
+pub(crate) mod prefilter;
 
 use crate::rule::{Rule, RuleAction};
 use crate::transform::Transform;
@@ -98,6 +99,8 @@ pub struct RuleSet {
     /// Per phase, for each entry index, where `skipAfter` lands (computed at load).
     pub(crate) skip_targets: [Vec<usize>; 6],
     pub(crate) config: Config,
+    /// Required literals of the `@rx` links, checked once per value for all rules.
+    pub(crate) prefilter: prefilter::Prefilter,
 }
 
 impl RuleSet {
@@ -118,6 +121,11 @@ impl RuleSet {
     /// `SecComponentSignature` values, for the engine's logs.
     pub fn component_signatures(&self) -> &[String] {
         &self.config.component_signatures
+    }
+
+    /// What the rule prefilter covers (see `docs/inspection.md`), for benchmarks.
+    pub fn prefilter_summary(&self) -> String {
+        self.prefilter.summary()
     }
 
     /// How many `@rx` patterns needed the PCRE2 fallback.

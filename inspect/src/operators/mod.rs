@@ -1,5 +1,6 @@
 //! Operators (`@rx`, `@pm`, ...): compiled once at load, evaluated per value.
 mod ip;
+pub(crate) mod literals;
 mod pm;
 mod rx;
 mod simple;

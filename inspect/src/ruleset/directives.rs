@@ -374,6 +374,7 @@ impl Loader {
             skip: a.skip,
             skip_after: a.skip_after,
             chain: None,
+            prefilter: None,
             file: file.clone(),
             line,
         };

@@ -195,8 +195,10 @@ impl Loader {
                 })
                 .collect();
         }
+        let prefilter = super::prefilter::build(&mut rules);
         Ok(RuleSet {
             rules,
+            prefilter,
             phases,
             skip_targets,
             config: self.config,

@@ -24,6 +24,8 @@ impl Transaction {
             return None;
         }
         self.last_phase = phase;
+        // The host may have handed over new request data since the last phase.
+        self.pf.clear();
         self.store.set(
             Var::Duration,
             self.started.elapsed().as_micros().to_string(),
@@ -74,6 +76,13 @@ impl Transaction {
             }
         }
         None
+    }
+
+    /// Evaluates every rule on every value, as the engine did before the prefilter:
+    /// the reference the differential tests compare against. Slower, same verdicts.
+    #[doc(hidden)]
+    pub fn disable_prefilter(&mut self) {
+        self.use_prefilter = false;
     }
 
     fn intervention(&self, rule: &Rule) -> Intervention {
@@ -163,6 +172,9 @@ impl Transaction {
         {
             let store = &self.store;
             let cache = &mut self.cache;
+            let pf = &self.rs.prefilter;
+            let pf_state = &mut self.pf;
+            let pf_link = link.prefilter.filter(|_| self.use_prefilter);
             let runtime: Vec<&Target> = if self.target_exclusions.is_empty() {
                 Vec::new()
             } else {
@@ -184,7 +196,20 @@ impl Transaction {
                         .any(|t| t.var == var && t.selector.as_ref().is_none_or(|s| s.matches(key)))
             };
             for target in link.targets.iter().filter(|t| !t.exclude) {
+                // No value of the lists this target reads holds a literal the regex needs.
+                if let Some((g, bit)) = pf_link
+                    && !target.count
+                    && let Some(ids) = super::prefilter::lists_of(target.var)
+                    && !ids.iter().any(|&id| pf_state.any(pf, store, id, g, bit))
+                {
+                    continue;
+                }
                 store.visit(target, &excluded, &mut |item| {
+                    if let (Some((g, bit)), Some((id, i))) = (pf_link, item.slot)
+                        && !pf_state.may_match(pf, store, id, i, g, bit)
+                    {
+                        return;
+                    }
                     let mut caps = link.capture.then(Captures::new);
                     let hit = if link.multi_match {
                         multi_match(link, item.value, store, &mut caps)

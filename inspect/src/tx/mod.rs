@@ -1,6 +1,7 @@
 //! One HTTP exchange evaluated against a [`RuleSet`], phase by phase.
 mod effects;
 mod eval;
+mod prefilter;
 mod reqbody;
 mod request;
 pub(crate) mod store;
@@ -103,6 +104,10 @@ pub struct Transaction {
     args_over_limit: usize,
     started: std::time::Instant,
     last_phase: u8,
+    /// Which `@rx` links may match which request value (see `ruleset::prefilter`).
+    pf: prefilter::State,
+    /// Off only for the differential tests, which compare against evaluating every rule.
+    use_prefilter: bool,
 }
 
 impl RuleSet {
@@ -137,6 +142,8 @@ impl Transaction {
             args_over_limit: 0,
             started: std::time::Instant::now(),
             last_phase: 0,
+            pf: prefilter::State::default(),
+            use_prefilter: true,
         }
     }
 

@@ -13,6 +13,8 @@ pub struct Item<'a> {
     pub var: Var,
     pub key: &'a [u8],
     pub value: &'a [u8],
+    /// Which request list and index the value comes from, for the prefilter.
+    pub slot: Option<(u8, usize)>,
 }
 
 #[derive(Debug, Default)]
@@ -120,17 +122,23 @@ impl Store {
                 var,
                 key: b"",
                 value: s.as_bytes(),
+                slot: None,
             });
             return;
         }
         if let Some((a, b, names)) = self.pairs(var) {
-            for (k, v) in a.iter().chain(b.into_iter().flatten()) {
-                if keep(k) {
-                    f(Item {
-                        var,
-                        key: k,
-                        value: if names { k } else { v },
-                    });
+            let ids = super::prefilter::lists_of(var);
+            for (n, list) in [Some(a), b].into_iter().flatten().enumerate() {
+                let id = ids.and_then(|ids| ids.get(n).copied());
+                for (i, (k, v)) in list.iter().enumerate() {
+                    if keep(k) {
+                        f(Item {
+                            var,
+                            key: k,
+                            value: if names { k } else { v },
+                            slot: id.map(|id| (id, i)),
+                        });
+                    }
                 }
             }
             return;
@@ -145,6 +153,7 @@ impl Store {
                             var,
                             key: k.as_bytes(),
                             value: v,
+                            slot: None,
                         });
                     }
                 }
@@ -155,6 +164,7 @@ impl Store {
                                 var,
                                 key: k.as_bytes(),
                                 value: v,
+                                slot: None,
                             });
                         }
                     }
@@ -174,6 +184,7 @@ impl Store {
                             var,
                             key: b"",
                             value: a,
+                            slot: None,
                         });
                     }
                 } else if let Some(t) = &self.xml_text {
@@ -181,6 +192,7 @@ impl Store {
                         var,
                         key: b"",
                         value: t,
+                        slot: None,
                     });
                 }
             }
@@ -188,11 +200,13 @@ impl Store {
                 var,
                 key: b"",
                 value: &self.matched_var,
+                slot: None,
             }),
             Var::MatchedVarName => f(Item {
                 var,
                 key: b"",
                 value: &self.matched_var_name,
+                slot: None,
             }),
             Var::Rule => {
                 let id = self.rule_id.to_string();
@@ -209,6 +223,7 @@ impl Store {
                     var,
                     key: key.as_bytes(),
                     value,
+                    slot: None,
                 });
             }
             _ => {
@@ -217,6 +232,7 @@ impl Store {
                         var,
                         key: b"",
                         value: v,
+                        slot: None,
                     });
                 }
             }

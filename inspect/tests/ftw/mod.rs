@@ -1,4 +1,6 @@
 //! A go-ftw test-file reader and in-process stage runner.
+//! Shared by several test binaries; each uses a part of it.
+#![allow(dead_code)]
 use base64::Engine as _;
 use palisade_inspect::{ConnInfo, RequestHead, RuleSet};
 use serde_yaml::Value;
@@ -190,6 +192,15 @@ impl Case {
             }
         }
         out
+    }
+
+    /// Every stage's request as the suite builds it (stages that do not build are left out).
+    pub fn requests(&self) -> Vec<(RequestHead, Vec<u8>)> {
+        self.stages
+            .iter()
+            .filter_map(|s| build_request(&s.input).ok())
+            .map(|r| (r.head, r.body))
+            .collect()
     }
 
     pub fn run(&self, rs: &Arc<RuleSet>) -> Result<(), String> {
