@@ -14,6 +14,10 @@
 //! checks that docs/inspection.md's "Differences from ModSecurity v3" section lists every
 //! entry. `DIFF_ONLY=<regex>` replays only the matching requests and prints their sets.
 
+// An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
+// tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
