@@ -25,7 +25,7 @@ pub struct AccessRecord<'a> {
     pub status: u16,
     pub decision: &'a str,
     pub rule_ids: &'a [u32],
-    /// The logged matches (id, msg, data) behind `rule_ids`; absent when none.
+    /// The logged matches (id, msg, data, var, value) behind `rule_ids`; absent when none.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub matches: &'a [crate::inspect::RuleMatch],
     /// Parts forwarded without (full) inspection: `request_body`, `response_body`.

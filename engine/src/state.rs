@@ -12,6 +12,7 @@ use crate::accesslog::AccessLog;
 use crate::config::{self, Config, ConfigError, EnvSource, Overrides};
 use crate::inspect::{Inspector, LimitsInspector, rules};
 use crate::metrics::Metrics;
+use crate::proxy::body::SpoolBudget;
 use crate::proxy::conns::Conns;
 
 /// Everything a request needs from the configuration, built off the hot path.
@@ -86,6 +87,8 @@ pub struct Shared {
     pub own_ports: Vec<u16>,
     /// Open client connections (the cap, the drain, later heads' deadlines).
     pub conns: Arc<Conns>,
+    /// Request body bytes spilled to `tmp_dir` by all requests (`limits.max_spooled_bytes`).
+    pub spool_budget: Arc<SpoolBudget>,
 }
 
 impl Shared {
@@ -106,6 +109,7 @@ impl Shared {
             overrides,
             own_ports,
             conns: Arc::default(),
+            spool_budget: Arc::default(),
         }
     }
 

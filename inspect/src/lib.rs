@@ -26,4 +26,6 @@ pub use operators::{OperatorError, eval_operator_for_test};
 pub use rule::Severity;
 pub use ruleset::{EngineMode, LoadOptions, RECOMMENDED_BASE_RULES, RuleSet};
 pub use transform::{TransformError, apply_transform_by_name};
-pub use tx::{ConnInfo, Disruptive, Intervention, MatchedRule, RequestHead, Transaction};
+pub use tx::{
+    ConnInfo, Disruptive, Intervention, MATCHED_VALUE_MAX, MatchedRule, RequestHead, Transaction,
+};

@@ -287,3 +287,29 @@ fn rule_sets_are_shared_across_threads_and_transactions_move_between_them() {
         assert_eq!(h.join().unwrap(), Some(10));
     }
 }
+
+#[test]
+fn matched_rule_names_the_variable_and_keeps_a_bounded_value() {
+    let rs = rules(
+        r#"
+SecRule ARGS "@rx attack" "id:70,phase:1,pass,log"
+SecRule REQUEST_HEADERS "@rx evil" "id:71,phase:1,pass,log"
+"#,
+    );
+    let mut t = tx(&rs);
+    let long = "x".repeat(1000);
+    let mut head = get(&format!("/?q=ok&comment=an+attack+{long}"));
+    head.headers
+        .push(("User-Agent".into(), b"evil bot".to_vec()));
+    t.process_request_headers(&head);
+    let m = t.matched_rules();
+    assert_eq!(m.len(), 2);
+    assert_eq!((m[0].id, m[0].var.as_str()), (70, "ARGS:comment"));
+    assert!(m[0].value.starts_with("an attack x"), "{}", m[0].value);
+    assert_eq!(m[0].value.len(), palisade_inspect::MATCHED_VALUE_MAX);
+    assert_eq!(
+        (m[1].id, m[1].var.as_str()),
+        (71, "REQUEST_HEADERS:User-Agent")
+    );
+    assert_eq!(m[1].value, "evil bot");
+}

@@ -105,6 +105,9 @@ pub struct Limits {
     pub min_request_body_rate: u64,
     /// Most client connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Request body bytes spilled to `tmp_dir` by all requests together; a body that
+    /// would pass it is answered 503.
+    pub max_spooled_bytes: u64,
 }
 
 /// What happens to a body larger than its inspection limit (ModSecurity's
@@ -202,6 +205,8 @@ impl Default for Limits {
             // Apache's mod_reqtimeout `MinRate=500`, rounded up.
             min_request_body_rate: 512,
             max_connections: 10_000,
+            // Below the 64 MiB emptyDir the injector mounts at /tmp.
+            max_spooled_bytes: 48 * 1024 * 1024,
         }
     }
 }

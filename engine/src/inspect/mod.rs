@@ -169,9 +169,31 @@ pub struct RuleMatch {
     pub msg: String,
     /// The rule's expanded `logdata`, cut at [`RuleMatch::MAX_DATA`] bytes: it quotes request data.
     pub data: String,
+    /// The first variable that matched, with its key: `ARGS:comment`,
+    /// `REQUEST_HEADERS:User-Agent`, `REQUEST_FILENAME` (what `palisade-engine tune` groups by).
+    pub var: String,
+    /// The matched value cut to [`RuleMatch::MAX_VALUE`] characters; credentials masked.
+    pub value: String,
 }
 
 impl RuleMatch {
     /// ModSecurity also truncates logdata (at 512 bytes); request data beyond that is not logged.
     pub const MAX_DATA: usize = 512;
+    /// Longest matched value written to the access log, in characters.
+    pub const MAX_VALUE: usize = 100;
+    /// What stands in for the value (and the logdata) of a credential-bearing variable.
+    pub const MASKED: &str = "***";
+}
+
+/// Variables whose values are secrets: authorisation headers and cookies.
+pub fn carries_credentials(var: &str) -> bool {
+    let (class, key) = var.split_once(':').unwrap_or((var, ""));
+    match class {
+        "REQUEST_COOKIES" => true,
+        "REQUEST_HEADERS" | "RESPONSE_HEADERS" => matches!(
+            key.to_ascii_lowercase().as_str(),
+            "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key"
+        ),
+        _ => false,
+    }
 }

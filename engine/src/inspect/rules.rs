@@ -197,10 +197,23 @@ impl Phases for SecLangInspection {
         self.0
             .matched_rules()
             .iter()
-            .map(|r| RuleMatch {
-                id: r.id,
-                msg: r.msg.clone(),
-                data: truncate(&r.data, RuleMatch::MAX_DATA).to_string(),
+            .map(|r| {
+                // Logdata quotes the matched value: masked with it.
+                let secret = super::carries_credentials(&r.var);
+                let masked = |s: String| {
+                    if secret {
+                        RuleMatch::MASKED.to_string()
+                    } else {
+                        s
+                    }
+                };
+                RuleMatch {
+                    id: r.id,
+                    msg: r.msg.clone(),
+                    data: masked(truncate(&r.data, RuleMatch::MAX_DATA).to_string()),
+                    var: r.var.clone(),
+                    value: masked(r.value.chars().take(RuleMatch::MAX_VALUE).collect()),
+                }
             })
             .collect()
     }

@@ -16,6 +16,8 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 
@@ -26,23 +28,57 @@ pub struct Spool {
     file: Option<File>,
     len: usize,
     in_memory_limit: usize,
+    budget: Arc<SpoolBudget>,
+    /// Bytes of `budget` this spool holds (its file's size).
+    reserved: u64,
+}
+
+/// Bytes in spill files across all requests (`limits.max_spooled_bytes`), so uploads
+/// cannot fill `tmp_dir` (an emptyDir over its size limit gets the pod evicted).
+#[derive(Debug, Default)]
+pub struct SpoolBudget {
+    used: AtomicU64,
+}
+
+impl SpoolBudget {
+    fn reserve(&self, n: u64, max: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                (u + n <= max).then_some(u + n)
+            })
+            .is_ok()
+    }
+
+    /// Bytes spilled now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.reserved, Ordering::AcqRel);
+    }
 }
 
 /// Errors keeping a body.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot spool the request body to tmp_dir {dir}: {source}")]
-pub struct SpoolError {
-    pub dir: String,
-    pub source: std::io::Error,
+pub enum SpoolError {
+    #[error("cannot spool the request body to tmp_dir {dir}: {source}")]
+    Io { dir: String, source: std::io::Error },
+    #[error("request bodies in tmp_dir would pass limits.max_spooled_bytes ({max})")]
+    Full { max: u64 },
 }
 
 impl Spool {
-    pub fn new(in_memory_limit: usize) -> Self {
+    pub fn new(in_memory_limit: usize, budget: Arc<SpoolBudget>) -> Self {
         Spool {
             chunks: Vec::new(),
             file: None,
             len: 0,
             in_memory_limit,
+            budget,
+            reserved: 0,
         }
     }
 
@@ -60,10 +96,23 @@ impl Spool {
         self.file.is_some()
     }
 
-    /// Keep `chunk`; spills everything to a file in `tmp_dir` once the memory limit is passed.
-    pub fn push(&mut self, chunk: Bytes, tmp_dir: &str) -> Result<(), SpoolError> {
+    /// Keep `chunk`; spills everything to a file in `tmp_dir` once the memory limit is
+    /// passed, within `max_spooled` bytes of spill files across all requests.
+    pub fn push(
+        &mut self,
+        chunk: Bytes,
+        tmp_dir: &str,
+        max_spooled: u64,
+    ) -> Result<(), SpoolError> {
         self.len += chunk.len();
-        let err = |source| SpoolError {
+        if self.len > self.in_memory_limit {
+            let n = self.len as u64 - self.reserved;
+            if !self.budget.reserve(n, max_spooled) {
+                return Err(SpoolError::Full { max: max_spooled });
+            }
+            self.reserved += n;
+        }
+        let err = |source| SpoolError::Io {
             dir: tmp_dir.to_string(),
             source,
         };
@@ -84,18 +133,18 @@ impl Spool {
     }
 
     /// The whole body as one buffer (read back from the file if it spilled).
-    pub fn into_bytes(self, tmp_dir: &str) -> Result<Bytes, SpoolError> {
-        let err = |source| SpoolError {
+    pub fn into_bytes(mut self, tmp_dir: &str) -> Result<Bytes, SpoolError> {
+        let err = |source| SpoolError::Io {
             dir: tmp_dir.to_string(),
             source,
         };
-        if let Some(mut f) = self.file {
+        if let Some(mut f) = self.file.take() {
             f.seek(SeekFrom::Start(0)).map_err(err)?;
             let mut buf = Vec::with_capacity(self.len);
             f.read_to_end(&mut buf).map_err(err)?;
             return Ok(Bytes::from(buf));
         }
-        let mut chunks = self.chunks;
+        let mut chunks = std::mem::take(&mut self.chunks);
         if chunks.len() == 1 {
             return Ok(chunks.pop().unwrap_or_default());
         }
@@ -109,34 +158,53 @@ impl Spool {
 
 #[cfg(test)]
 mod tests {
-    use super::Spool;
+    use super::{Spool, SpoolBudget, SpoolError};
     use bytes::Bytes;
+    use std::sync::Arc;
 
     #[test]
     fn body_spills_past_memory_limit_and_reads_back_identical() {
         let dir = tempfile::tempdir().unwrap();
         let tmp = dir.path().to_str().unwrap();
-        let mut s = Spool::new(10);
-        s.push(Bytes::from_static(b"hello "), tmp).unwrap();
+        let budget = Arc::new(SpoolBudget::default());
+        let mut s = Spool::new(10, budget.clone());
+        s.push(Bytes::from_static(b"hello "), tmp, 100).unwrap();
         assert!(!s.spilled());
-        s.push(Bytes::from_static(b"world, "), tmp).unwrap();
+        s.push(Bytes::from_static(b"world, "), tmp, 100).unwrap();
         assert!(s.spilled());
-        s.push(Bytes::from_static(b"again"), tmp).unwrap();
+        s.push(Bytes::from_static(b"again"), tmp, 100).unwrap();
         assert_eq!(s.len(), 18);
+        assert_eq!(budget.used(), 18);
         assert_eq!(&s.into_bytes(tmp).unwrap()[..], b"hello world, again");
+        assert_eq!(budget.used(), 0, "released with the body");
 
-        let mut s = Spool::new(100);
-        s.push(Bytes::from_static(b"a"), tmp).unwrap();
-        s.push(Bytes::from_static(b"b"), tmp).unwrap();
+        let mut s = Spool::new(100, budget.clone());
+        s.push(Bytes::from_static(b"a"), tmp, 100).unwrap();
+        s.push(Bytes::from_static(b"b"), tmp, 100).unwrap();
         assert_eq!(&s.into_bytes(tmp).unwrap()[..], b"ab");
     }
 
     #[test]
     fn unwritable_tmp_dir_is_an_error_naming_it() {
-        let mut s = Spool::new(0);
+        let mut s = Spool::new(0, Arc::default());
         let e = s
-            .push(Bytes::from_static(b"x"), "/nonexistent/palisade-tmp")
+            .push(Bytes::from_static(b"x"), "/nonexistent/palisade-tmp", 100)
             .unwrap_err();
         assert!(e.to_string().contains("/nonexistent/palisade-tmp"), "{e}");
+    }
+
+    #[test]
+    fn spill_files_together_stay_within_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().to_str().unwrap();
+        let budget = Arc::new(SpoolBudget::default());
+        let mut a = Spool::new(0, budget.clone());
+        let mut b = Spool::new(0, budget.clone());
+        a.push(Bytes::from(vec![1u8; 60]), tmp, 100).unwrap();
+        let e = b.push(Bytes::from(vec![2u8; 60]), tmp, 100).unwrap_err();
+        assert!(matches!(e, SpoolError::Full { max: 100 }), "{e}");
+        drop(a);
+        drop(b);
+        assert_eq!(budget.used(), 0);
     }
 }

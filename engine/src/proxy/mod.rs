@@ -1,7 +1,7 @@
 //! The data plane: pingora's `ProxyHttp` phases with inspection, forwarding headers,
 //! limits, metrics and the access log. [`front`] decides what a connection speaks.
 
-mod body;
+pub mod body;
 pub mod conns;
 mod ctx;
 pub mod front;

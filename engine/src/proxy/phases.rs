@@ -8,7 +8,7 @@ use bytes::Bytes;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
-use super::body::Spool;
+use super::body::{Spool, SpoolError};
 use super::ctx::Hold;
 use super::{Ctx, Decision, Engine, headers, inet, respond};
 use crate::config::{BodyLimitAction, Mode};
@@ -130,8 +130,15 @@ fn is_multipart(session: &Session) -> bool {
         })
 }
 
-fn internal(e: impl std::fmt::Display) -> Box<Error> {
-    Error::explain(ErrorType::InternalError, e.to_string())
+/// A body the engine cannot keep: 503 when the spill budget is used up (try again
+/// later), 500 when `tmp_dir` fails.
+fn spool_error(e: SpoolError) -> Box<Error> {
+    tracing::warn!(error = %e, "request body not kept for inspection");
+    let status = match e {
+        SpoolError::Full { .. } => 503,
+        SpoolError::Io { .. } => 500,
+    };
+    Error::explain(ErrorType::HTTPStatus(status), e.to_string())
 }
 
 impl Engine {
@@ -251,7 +258,10 @@ impl Engine {
                 .remove_header(&http::header::EXPECT);
         }
         ctx.hold = Some(Hold {
-            spool: Spool::new(i.request_body_in_memory_limit),
+            spool: Spool::new(
+                i.request_body_in_memory_limit,
+                self.shared.spool_budget.clone(),
+            ),
             limit,
             limit_name,
         });
@@ -285,7 +295,12 @@ impl Engine {
             if streams && before < hold.limit {
                 piece = Some(b.slice(..(hold.limit - before).min(b.len())));
             }
-            hold.spool.push(b, tmp).map_err(internal)?;
+            let max = snap.config.limits.max_spooled_bytes;
+            if let Err(e) = hold.spool.push(b, tmp, max) {
+                ctx.hold = None;
+                ctx.decision = Decision::Error;
+                return Err(spool_error(e));
+            }
         }
         let over = hold.spool.len() > hold.limit;
         let i = &snap.config.inspection;
@@ -307,7 +322,7 @@ impl Engine {
         let Some(hold) = ctx.hold.take() else {
             return Ok(());
         };
-        let data = hold.spool.into_bytes(tmp).map_err(internal)?;
+        let data = hold.spool.into_bytes(tmp).map_err(spool_error)?;
         let mut inspected = &data[..];
         if over {
             if i.request_body_limit_action == BodyLimitAction::Reject {

@@ -356,3 +356,25 @@ async fn crs_blocks_an_xss_in_the_last_kilobyte_of_a_one_megabyte_form() {
     let resp = client::send(&mut s, form_request(attack)).await;
     assert_eq!(resp.status(), 403, "{:?}", resp.body());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_past_the_spill_budget_get_503_and_the_budget_is_released() {
+    let app = app::http().await;
+    let engine = start(app.addr, "block", "limits:\n  max_spooled_bytes: 1000000\n");
+    // 2 MB would spill past the 1 MB budget.
+    let mut s = client::connect(engine.addr).await;
+    let resp = client::send(
+        &mut s,
+        multipart_request("/digest", upload(2_000_000, "ok")),
+    )
+    .await;
+    assert_eq!(resp.status(), 503, "{:?}", resp.body());
+    // Nothing stays reserved: bodies within the budget keep passing, one after another.
+    for _ in 0..3 {
+        let body = upload(900_000, "ok");
+        let mut s = client::connect(engine.addr).await;
+        let resp = client::send(&mut s, multipart_request("/digest", body.clone())).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.body(), app::digest(&body).as_bytes());
+    }
+}

@@ -15,4 +15,5 @@ mod http1;
 mod limits;
 mod protocols;
 mod reload;
+mod tune;
 mod upstream;

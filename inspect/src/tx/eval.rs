@@ -135,6 +135,13 @@ impl Transaction {
             .as_ref()
             .map(|m| lossy(m.expand(&self.store)))
             .unwrap_or_default();
+        let (var, value) = match self.store.matched_vars.first() {
+            Some((n, v)) => (
+                lossy(n.clone()),
+                lossy(v[..v.len().min(super::MATCHED_VALUE_MAX)].to_vec()),
+            ),
+            None => (String::new(), String::new()),
+        };
         self.matched.push(MatchedRule {
             id: rule.id,
             msg,
@@ -142,6 +149,8 @@ impl Transaction {
             tags: rule.tags.clone(),
             data,
             phase,
+            var,
+            value,
         });
     }
 

@@ -59,7 +59,14 @@ pub struct MatchedRule {
     pub tags: Vec<String>,
     pub data: String,
     pub phase: u8,
+    /// The first variable that matched, with its key (`ARGS:comment`), for exclusions.
+    pub var: String,
+    /// Its value as the operator saw it, cut to [`MATCHED_VALUE_MAX`] bytes.
+    pub value: String,
 }
+
+/// Longest matched value kept per rule: enough to recognise it, never a whole body.
+pub const MATCHED_VALUE_MAX: usize = 256;
 
 /// Runtime target exclusion from `ctl:ruleRemoveTargetBy*`.
 #[derive(Debug, Clone)]
