@@ -8,6 +8,9 @@ APT_PACKAGES=(
     iproute2 iptables nftables containernetworking-plugins
     nginx libnginx-mod-http-modsecurity modsecurity-crs
     wrk hyperfine shellcheck yamllint ruby vagrant util-linux python3-pip python3-venv
+    # tests/tests/containerd.rs: a real runtime (CRI), its CRI client's protoc, and the
+    # static palisade-cni/palisade-init (scripts/build-static.sh: musl-gcc for ring's C)
+    containerd runc protobuf-compiler musl-tools file
     # engine/tests/it/differential.rs: a Node `http` server behind the engine (with nginx, python3)
     nodejs
     # inspect/tests/modsec_bodies.rs links a small C program against libmodsecurity3
@@ -44,6 +47,13 @@ palisade_install_deps() {
     if ! command -v cargo >/dev/null 2>&1; then
         echo "error: cargo not found; install the Rust toolchain (rustup) first" >&2
         exit 1
+    fi
+    # The static binaries' target; scripts/build-static.sh falls back to glibc-static when
+    # rustup cannot fetch it.
+    if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+        echo "==> rustup target add x86_64-unknown-linux-musl"
+        timeout 300 rustup target add x86_64-unknown-linux-musl \
+            || echo "warning: rustup cannot fetch the musl target; static builds use glibc-static" >&2
     fi
     if ! cargo nextest --version >/dev/null 2>&1; then
         echo "==> cargo install cargo-nextest"

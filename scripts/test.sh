@@ -21,6 +21,8 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo build --workspace --bins (the namespaced tests run these binaries)"
 cargo build --workspace --bins --locked
+echo "==> scripts/build-static.sh (static palisade-cni/palisade-init, used by the containerd test)"
+bash scripts/build-static.sh
 echo "==> cargo nextest run (CI=$CI)"
 cargo nextest run --workspace --locked --no-fail-fast
 

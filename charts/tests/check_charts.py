@@ -64,7 +64,7 @@ SCENARIOS = [
      "palisade_byo_secret"),
     ("palisade-cni", [], {}, "cni_default"),
     ("palisade-cni", ["values-openshift.yaml"], {}, "cni_openshift"),
-    ("palisade-cni", [], {"repairMode": "deletePods", "cleanupOnExit": False,
+    ("palisade-cni", [], {"repairMode": "none", "cleanupOnExit": False,
                           "cniConfFile": "10-calico.conflist", "excludeNamespaces": []},
      "cni_repair"),
     ("palisade-cni", [], {"image": {"digest": "sha256:" + "ab" * 32},
@@ -244,7 +244,8 @@ def cni_default(objs: list) -> None:
     check(cfg["mode"] == "chained" and cfg["hostConfDirOnNode"] == "/etc/cni/net.d", "chained defaults")
     check(not by_kind(objs, "NetworkAttachmentDefinition"), "no NAD on plain Kubernetes")
     rules = one(objs, "ClusterRole")["rules"]
-    check("delete" not in rules[0]["verbs"], "no pod deletion without repair")
+    check(cfg["repairMode"] == "deletePods" and "delete" in rules[0]["verbs"],
+          "repair deletes unprotected pods by default")
 
 
 def cni_openshift(objs: list) -> None:
@@ -265,8 +266,8 @@ def cni_openshift(objs: list) -> None:
 
 def cni_repair(objs: list) -> None:
     cfg = cni_common(objs)
-    check(cfg["repairMode"] == "deletePods" and cfg["cleanupOnExit"] is False, "repair options")
-    check("delete" in one(objs, "ClusterRole")["rules"][0]["verbs"], "repair may delete pods")
+    check(cfg["repairMode"] == "none" and cfg["cleanupOnExit"] is False, "repair options")
+    check("delete" not in one(objs, "ClusterRole")["rules"][0]["verbs"], "no pod deletion without repair")
 
 
 def cni_options(objs: list) -> None:
@@ -289,6 +290,9 @@ def cni_options(objs: list) -> None:
           "ResourceQuota scopes system-node-critical")
     cfg = json.loads(one(objs, "ConfigMap")["data"]["install.json"])
     check(cfg["backend"] == "iptables-legacy", "backend reaches install.json")
+    mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    check(cfg["pluginLogFile"].startswith(mounts["plugin-log-dir"] + "/"),
+          "the plugin's log file is in a directory the installer mounts (copied to its log)")
 
 
 def check_snapshot(checker: str, objs: list) -> None:

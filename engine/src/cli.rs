@@ -36,6 +36,51 @@ pub struct Args {
     /// Validate FILE (with the environment and other flags) and exit: 0 valid, 64 not.
     #[arg(long, value_name = "FILE")]
     pub check_config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print SecLang exclusions for the matches in an access log (see docs/tuning.md).
+    Tune {
+        /// Access-log file (JSON lines); `-` reads stdin.
+        #[arg(long, value_name = "FILE")]
+        log: PathBuf,
+        /// Propose an exclusion only for a (rule, variable) seen at least N times.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        min_count: usize,
+    },
+}
+
+fn tune(log: &std::path::Path, min_count: usize) -> ExitCode {
+    let res = if log.as_os_str() == "-" {
+        crate::tune::tune(std::io::stdin().lock(), min_count)
+    } else {
+        match std::fs::File::open(log) {
+            Ok(f) => crate::tune::tune(std::io::BufReader::new(f), min_count),
+            Err(e) => {
+                eprintln!("error: --log {}: {e}", log.display());
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    };
+    match res {
+        Ok(report) => {
+            for note in &report.notes {
+                eprintln!("{note}");
+            }
+            if report.rules.is_empty() {
+                eprintln!("no exclusions: nothing matched that can be excluded safely");
+            }
+            print!("{}", report.rules);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_SOFTWARE)
+        }
+    }
 }
 
 impl Args {
@@ -51,6 +96,9 @@ impl Args {
 
 /// Parse, load, run; returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
+    if let Some(Command::Tune { log, min_count }) = &args.command {
+        return tune(log, *min_count);
+    }
     let overrides = args.overrides();
     if let Some(path) = &args.check_config {
         let res = config::load(Some(path), &ProcessEnv, &overrides)

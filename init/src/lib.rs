@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod probe;
+
 use clap::Parser;
 use palisade_api::exit::REDIRECT_MISSING_MARKER;
 use palisade_api::names::init_env;

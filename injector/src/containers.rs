@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, Probe, ResourceRequirements, SecurityContext, Volume, VolumeMount,
+    HTTPGetAction, Probe, ResourceRequirements, SeccompProfile, SecurityContext, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -129,6 +130,11 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
                 drop: Some(vec!["ALL".to_owned()]),
                 ..Default::default()
             }),
+            // Pod Security `restricted` requires it on every container.
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_owned(),
+                localhost_profile: None,
+            }),
             ..Default::default()
         }),
         volume_mounts: Some(mounts),
@@ -213,13 +219,50 @@ pub fn volumes(cfg: &EngineConfig) -> Vec<Volume> {
     v
 }
 
-/// `palisade-validate` (CNI mode): `palisade-init --validate` checks that palisade-cni put
-/// the pod's redirect in place and otherwise fails the pod (exit 66, termination message)
-/// before the app starts, for palisade-cni's repair controller to recreate it. Reading the
-/// rules needs NET_ADMIN (and NET_RAW for iptables-legacy); it changes nothing.
-pub fn validate(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -> Container {
-    let mut container = init(redirect, engine, s);
-    container.name = names::VALIDATE_CONTAINER.to_owned();
-    container.args = Some(vec!["--validate".to_owned()]);
-    container
+/// `palisade-validate` (CNI mode): proves, with no privilege at all, that palisade-cni put
+/// the pod's redirect in place (a connection to 127.0.0.2:15302 that only the redirect plan
+/// turns into one to the capture port), and otherwise fails the pod (exit 66, termination
+/// message) before the engine and the app start, for palisade-cni's repair controller to
+/// recreate it. Non-root, no capabilities, RuntimeDefault seccomp: Pod Security `restricted`
+/// and OpenShift `restricted-v2` admit it.
+pub fn validate(redirect: &RedirectConfig, engine: &EngineConfig, _s: &PodSettings) -> Container {
+    Container {
+        name: names::VALIDATE_CONTAINER.to_owned(),
+        image: Some(redirect.init_image.clone()),
+        image_pull_policy: Some(redirect.init_image_pull_policy.clone()),
+        command: Some(vec!["palisade-validate".to_owned()]),
+        env: Some(vec![env(
+            init_env::CAPTURE_PORT,
+            engine.capture_port.to_string(),
+        )]),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_owned(), K8sQuantity("10m".to_owned())),
+                ("memory".to_owned(), K8sQuantity("16Mi".to_owned())),
+            ])),
+            limits: Some(BTreeMap::from([(
+                "memory".to_owned(),
+                K8sQuantity("32Mi".to_owned()),
+            )])),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            // The engine's identity; unset on OpenShift, where the SCC assigns one.
+            run_as_user: engine.uid,
+            run_as_group: engine.uid,
+            run_as_non_root: Some(true),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                ..Default::default()
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_owned(),
+                localhost_profile: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }

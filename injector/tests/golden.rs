@@ -252,14 +252,17 @@ fn cni_mode_with_validate_adds_palisade_validate_before_the_engine() {
     let doc = patched("web-labelled.yaml", &cfg, &BTreeMap::new());
     assert_eq!(init_names(&doc), ["palisade-validate", "palisade-engine"]);
     let validate = &doc["spec"]["initContainers"][0];
-    assert_eq!(validate["args"], json!(["--validate"]));
-    assert_eq!(validate["command"], json!(["palisade-init"]));
-    let caps = &validate["securityContext"]["capabilities"];
-    assert_eq!(caps["drop"], json!(["ALL"]));
-    assert!(
-        caps["add"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("NET_ADMIN"))
+    assert_eq!(validate["command"], json!(["palisade-validate"]));
+    // Pod Security `restricted`: non-root, no capabilities, no escalation, RuntimeDefault.
+    let sc = &validate["securityContext"];
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert!(sc["capabilities"].get("add").is_none(), "{sc}");
+    assert_eq!(sc["runAsNonRoot"], json!(true));
+    assert_eq!(sc["allowPrivilegeEscalation"], json!(false));
+    assert_eq!(sc["seccompProfile"]["type"], json!("RuntimeDefault"));
+    let engine = &doc["spec"]["initContainers"][1];
+    assert_eq!(
+        engine["securityContext"]["seccompProfile"]["type"],
+        json!("RuntimeDefault")
     );
 }

@@ -31,7 +31,7 @@ pub use config::{
 pub use exec::{Drift, ExecError};
 #[cfg(target_os = "linux")]
 pub use netns::NetnsError;
-pub use plan::{Plan, plan};
+pub use plan::{Plan, VALIDATION_ADDR, VALIDATION_PORT, plan};
 
 #[cfg(target_os = "linux")]
 pub use linux::*;

@@ -7,15 +7,27 @@
 //! PALISADE_INBOUND: admin, capture, excluded (and Istio) ports -> RETURN
 //!                   included ports (or all)                    -> PALISADE_REDIRECT
 //! PALISADE_REDIRECT: REDIRECT --to-ports <capture>
+//! nat OUTPUT -d 127.0.0.2 -p tcp --dport 15302 -> REDIRECT --to-ports <capture>  (validator probe)
 //! nat OUTPUT -p tcp -> PALISADE_OUTPUT                  (istio mode only)
 //! PALISADE_OUTPUT: engine uid/gid -> RETURN; from 127.0.0.6 as 1337 on lo -> PALISADE_INBOUND
 //! ```
 //!
 //! Exclusions come before inclusions, so an excluded port wins over an included one.
+//!
+//! The probe rule lets an unprivileged validator (no capabilities, non-root) prove that the
+//! plan is in the pod's namespace: it listens on the capture port before the engine starts
+//! and connects to 127.0.0.2:[`VALIDATION_PORT`]; only this rule, applied in the same
+//! transaction as the inbound rules, can complete that connection (nothing listens on the
+//! validation port itself).
 
 use crate::config::{
     ISTIO_PORTS, ISTIO_PROXY_UID, IpFamilies, PortRange, PortSelection, RedirectConfig, ServiceMesh,
 };
+
+/// The local port the validator connects to; the plan redirects it to the capture port.
+pub const VALIDATION_PORT: u16 = 15302;
+/// The loopback address the validator connects to (every namespace's `lo` has 127.0.0.0/8).
+pub const VALIDATION_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
 
 /// A chain Palisade writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,6 +75,10 @@ pub enum Match {
     MeshLoopbackSource,
     Uid(u32),
     Gid(u32),
+    /// The validator's probe destination, [`VALIDATION_ADDR`] (IPv4 only). Not 127.0.0.1: the
+    /// engine forwards a redirected connection to 127.0.0.1:<original port>, which this rule
+    /// must never catch again (a loop).
+    ValidationDst,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,9 +166,21 @@ pub fn plan(config: &RedirectConfig) -> Plan {
         Verdict::RedirectTo(config.capture_port),
     );
 
-    let mut chains = vec![Chain::Prerouting, Chain::Inbound, Chain::Redirect];
+    let mut chains = vec![
+        Chain::Prerouting,
+        Chain::Output,
+        Chain::Inbound,
+        Chain::Redirect,
+    ];
+    push(
+        Chain::Output,
+        vec![
+            Match::ValidationDst,
+            Match::DstPort(PortRange::single(VALIDATION_PORT)),
+        ],
+        Verdict::RedirectTo(config.capture_port),
+    );
     if config.mesh == ServiceMesh::Istio {
-        chains.insert(1, Chain::Output);
         chains.push(Chain::MeshOutput);
         push(Chain::Output, vec![], Verdict::Jump(Chain::MeshOutput));
         push(

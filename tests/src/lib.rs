@@ -48,6 +48,7 @@
 mod albedo;
 mod cni;
 pub mod corpus;
+pub mod cri;
 mod engine;
 mod env;
 pub mod ftw;

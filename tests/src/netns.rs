@@ -206,7 +206,13 @@ pub fn ruleset_snapshot(ns: &Netns) -> String {
         ("ip6tables-legacy-save", &["-t", "nat"][..]),
     ] {
         out.push_str(&format!("## {program}\n"));
-        for line in ns.exec_ok(program, args).lines() {
+        let text = ns.exec_ok(program, args);
+        let text = if program == "nft" {
+            drop_empty_accept_chains(&text)
+        } else {
+            text
+        };
+        for line in text.lines() {
             if line.starts_with('#') {
                 continue;
             }
@@ -220,4 +226,42 @@ pub fn ruleset_snapshot(ns: &Netns) -> String {
         }
     }
     out
+}
+
+/// `nft list ruleset` without base chains that hold no rule and accept: iptables-nft creates
+/// a built-in chain (`OUTPUT`) on first use and cannot delete it, and such a chain changes
+/// nothing, so it is not a trace.
+fn drop_empty_accept_chains(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i].trim();
+        let empty = l.starts_with("chain ")
+            && l.ends_with('{')
+            && lines
+                .get(i + 1)
+                .is_some_and(|n| n.contains(" hook ") && n.trim_end().ends_with("policy accept;"))
+            && lines.get(i + 2).is_some_and(|n| n.trim() == "}");
+        if empty {
+            i += 3;
+            // The blank line that separated it from the next chain.
+            if lines.get(i).is_some_and(|n| n.trim().is_empty()) {
+                i += 1;
+            }
+            continue;
+        }
+        out.push(lines[i]);
+        i += 1;
+    }
+    // A chain removed last leaves the blank line before it.
+    let mut text = String::new();
+    for (j, l) in out.iter().enumerate() {
+        if l.trim().is_empty() && out.get(j + 1).is_some_and(|n| n.trim() == "}") {
+            continue;
+        }
+        text.push_str(l);
+        text.push('\n');
+    }
+    text
 }

@@ -70,6 +70,12 @@ pub struct InstallConfig {
     /// Service-account token and CA, projected by Kubernetes.
     #[serde(default = "default_sa_dir")]
     pub service_account_dir: PathBuf,
+    /// The plugin's log file as the installer sees it (copied to the installer's stderr) and
+    /// as the node sees it (the plugin's `logFile`); unset: the plugin does not log.
+    #[serde(default)]
+    pub plugin_log_file: Option<PathBuf>,
+    #[serde(default)]
+    pub plugin_log_file_on_node: Option<PathBuf>,
     /// The plugin binary to copy; default: the running executable (it is the plugin).
     #[serde(default)]
     pub plugin_binary: Option<PathBuf>,

@@ -31,6 +31,9 @@ pub fn plugin_entry(cfg: &InstallConfig, kubeconfig_on_node: &str) -> Value {
     if let Some(backend) = &cfg.backend {
         entry["backend"] = json!(backend);
     }
+    if let Some(log) = &cfg.plugin_log_file_on_node {
+        entry["logFile"] = json!(log);
+    }
     entry
 }
 

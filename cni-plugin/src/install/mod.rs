@@ -13,6 +13,7 @@ pub mod conflist;
 pub mod files;
 pub mod installer;
 pub mod kubeconfig;
+pub mod pluginlog;
 pub mod repair;
 pub mod run;
 

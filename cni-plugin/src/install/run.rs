@@ -1,5 +1,6 @@
 //! The installer's life: install, serve `/readyz`, keep the config in place while the primary
-//! CNI rewrites its file and the token rotates, and uninstall on SIGTERM.
+//! CNI rewrites its file and the token rotates, and on SIGTERM uninstall only when its
+//! DaemonSet is being deleted (an upgrade or drain leaves the plugin in place).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -38,12 +39,72 @@ pub enum RunError {
 /// How often the token and the config are checked even without a file event.
 const RESYNC: Duration = Duration::from_secs(5);
 
-/// Keeps the plugin installed until `shutdown` resolves, then uninstalls if configured.
+/// What to do with the node's plugin when the installer stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shutdown {
+    /// The DaemonSet is going away (`helm uninstall`): remove the plugin and its entry.
+    Uninstall,
+    /// Anything else (rolling update, node drain, eviction, an unreachable API server):
+    /// leave plugin, conflist entry and kubeconfig in place so no pod starts unprotected
+    /// while the next installer pod is scheduled.
+    Keep(String),
+}
+
+/// The installer's DaemonSet as seen at SIGTERM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaemonSetState {
+    Gone,
+    Deleting,
+    Present,
+    /// Not asked (no name or namespace configured) or the API did not answer.
+    Unknown(String),
+}
+
+/// Pure: only a DaemonSet that is really being deleted uninstalls, and only with
+/// `cleanupOnExit`. Every doubt keeps the plugin: failing open would start injected pods
+/// without redirection, while a plugin left behind only costs a `helm uninstall` rerun.
+pub fn decide_on_stop(cleanup_on_exit: bool, daemonset: &DaemonSetState) -> Shutdown {
+    match (cleanup_on_exit, daemonset) {
+        (false, _) => Shutdown::Keep("cleanupOnExit is false".to_owned()),
+        (true, DaemonSetState::Gone | DaemonSetState::Deleting) => Shutdown::Uninstall,
+        (true, DaemonSetState::Present) => Shutdown::Keep(
+            "the DaemonSet still exists (rolling update, drain or eviction)".to_owned(),
+        ),
+        (true, DaemonSetState::Unknown(why)) => Shutdown::Keep(format!(
+            "cannot tell whether the DaemonSet is deleted: {why}"
+        )),
+    }
+}
+
+/// Looks the DaemonSet up; its name and namespace come from the pod's environment
+/// (`PALISADE_DAEMONSET`, `POD_NAMESPACE`, set by the chart).
+pub async fn daemonset_state(
+    client: Option<kube::Client>,
+    namespace: Option<String>,
+    name: Option<String>,
+) -> DaemonSetState {
+    let (Some(client), Some(namespace), Some(name)) = (client, namespace, name) else {
+        return DaemonSetState::Unknown(
+            "no API client, POD_NAMESPACE or PALISADE_DAEMONSET".to_owned(),
+        );
+    };
+    let api: kube::Api<k8s_openapi::api::apps::v1::DaemonSet> =
+        kube::Api::namespaced(client, &namespace);
+    match tokio::time::timeout(Duration::from_secs(3), api.get_opt(&name)).await {
+        Ok(Ok(None)) => DaemonSetState::Gone,
+        Ok(Ok(Some(ds))) if ds.metadata.deletion_timestamp.is_some() => DaemonSetState::Deleting,
+        Ok(Ok(Some(_))) => DaemonSetState::Present,
+        Ok(Err(e)) => DaemonSetState::Unknown(e.to_string()),
+        Err(_) => DaemonSetState::Unknown("no answer within 3 s".to_owned()),
+    }
+}
+
+/// Keeps the plugin installed until `shutdown` resolves, then uninstalls if it says so.
 /// `ready` is true while the plugin is in place.
 pub async fn supervise(
     installer: &Installer,
     ready: &AtomicBool,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: impl std::future::Future<Output = Shutdown>,
 ) -> Result<(), RunError> {
     installer.install_binary()?;
     installer.refresh_kubeconfig()?;
@@ -65,20 +126,34 @@ pub async fn supervise(
             source,
         })?;
     let mut tick = tokio::time::interval(RESYNC);
+    let mut plugin_log = installer
+        .cfg
+        .plugin_log_file
+        .clone()
+        .map(super::pluginlog::PluginLog::follow);
+    let mut log_tick = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(shutdown);
-    loop {
-        match installer.ensure_config() {
-            Ok(Ensure::Wrote(file)) => {
+    // The plugin-log tick copies lines only; every other wake-up re-checks the config.
+    let mut check = true;
+    let decision = loop {
+        let ensure = if std::mem::replace(&mut check, true) {
+            Some(installer.ensure_config())
+        } else {
+            None
+        };
+        match ensure {
+            None => {}
+            Some(Ok(Ensure::Wrote(file))) => {
                 tracing::info!(file, "palisade-cni config written");
                 ready.store(true, Ordering::SeqCst);
             }
-            Ok(Ensure::Current(_)) => ready.store(true, Ordering::SeqCst),
-            Ok(Ensure::NoPrimary) => {
+            Some(Ok(Ensure::Current(_))) => ready.store(true, Ordering::SeqCst),
+            Some(Ok(Ensure::NoPrimary)) => {
                 tracing::info!(dir = %installer.cfg.host_conf_dir.display(), "waiting for the primary CNI config");
                 ready.store(false, Ordering::SeqCst);
             }
             // A primary CNI caught mid-write: the next event or tick retries.
-            Err(error) => tracing::warn!(%error, "cannot update the CNI config yet"),
+            Some(Err(error)) => tracing::warn!(%error, "cannot update the CNI config yet"),
         }
         tokio::select! {
             Some(()) = rx.recv() => {
@@ -91,14 +166,27 @@ pub async fn supervise(
                 Ok(false) => {}
                 Err(error) => tracing::warn!(%error, "cannot refresh the kubeconfig"),
             },
-            () = &mut shutdown => break,
+            _ = log_tick.tick() => {
+                check = false;
+                if let Some(log) = plugin_log.as_mut()
+                    && let Err(error) = log.drain(&mut std::io::stderr())
+                {
+                    tracing::warn!(%error, "cannot copy the plugin's log");
+                }
+            }
+            decision = &mut shutdown => break decision,
         }
-    }
+    };
     ready.store(false, Ordering::SeqCst);
     drop(watcher);
-    if installer.cfg.cleanup_on_exit {
-        installer.uninstall()?;
-        tracing::info!("palisade-cni removed from the node");
+    match decision {
+        Shutdown::Uninstall => {
+            installer.uninstall()?;
+            tracing::info!("palisade-cni removed from the node: its DaemonSet is deleted");
+        }
+        Shutdown::Keep(reason) => {
+            tracing::info!(reason, "palisade-cni stays on the node");
+        }
     }
     Ok(())
 }
@@ -144,18 +232,22 @@ pub async fn run(cfg: InstallConfig) -> Result<(), RunError> {
     let ready = Arc::new(AtomicBool::new(false));
     let addr = SocketAddr::from(([0, 0, 0, 0], cfg.readyz_port));
     let readyz = tokio::spawn(serve_readyz(bind_readyz(addr).await?, ready.clone()));
+    let client = match kube::Client::try_default().await {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::warn!(%error, "no Kubernetes client: no repair controller, and SIGTERM keeps the plugin");
+            None
+        }
+    };
     let repair = match std::env::var("NODE_NAME") {
-        Ok(node) => match kube::Client::try_default().await {
-            Ok(client) => Some(tokio::spawn(repair::run_controller(
+        Ok(node) => match client.clone() {
+            Some(client) => Some(tokio::spawn(repair::run_controller(
                 client,
                 node,
                 cfg.repair_mode,
                 cfg.exclude_namespaces.clone(),
             ))),
-            Err(error) => {
-                tracing::warn!(%error, "no Kubernetes client: repair controller not running");
-                None
-            }
+            None => None,
         },
         Err(_) => {
             tracing::warn!("NODE_NAME not set: repair controller not running");
@@ -164,11 +256,24 @@ pub async fn run(cfg: InstallConfig) -> Result<(), RunError> {
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(RunError::Signal)?;
+    let cleanup_on_exit = cfg.cleanup_on_exit;
     let shutdown = async move {
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
+        // Asked only now: at SIGTERM, the DaemonSet is either being deleted (uninstall) or
+        // being updated, drained or evicted (the plugin must stay for the pods that start
+        // before the next installer pod runs).
+        let state = daemonset_state(
+            client,
+            std::env::var("POD_NAMESPACE").ok(),
+            std::env::var("PALISADE_DAEMONSET").ok(),
+        )
+        .await;
+        let decision = decide_on_stop(cleanup_on_exit, &state);
+        tracing::info!(daemonset = ?state, decision = ?decision, "SIGTERM");
+        decision
     };
     let installer = Installer::new(cfg, server);
     let result = supervise(&installer, &ready, shutdown).await;

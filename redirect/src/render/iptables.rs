@@ -19,6 +19,9 @@ pub fn rule_spec(rule: &Rule, family: Family) -> String {
         };
         parts.push(format!("-s {}/{prefix} -o lo", family.mesh_source()));
     }
+    if rule.matches.contains(&Match::ValidationDst) {
+        parts.push(format!("-d {}/32", crate::plan::VALIDATION_ADDR));
+    }
     parts.push("-p tcp".into());
     for m in &rule.matches {
         match m {
@@ -28,7 +31,7 @@ pub fn rule_spec(rule: &Rule, family: Family) -> String {
             Match::DstPort(r) => parts.push(format!("-m tcp --dport {}:{}", r.start, r.end)),
             Match::Uid(uid) => parts.push(format!("-m owner --uid-owner {uid}")),
             Match::Gid(gid) => parts.push(format!("-m owner --gid-owner {gid}")),
-            Match::MeshLoopbackSource => {}
+            Match::MeshLoopbackSource | Match::ValidationDst => {}
         }
     }
     parts.push(format!("-m comment --comment {OWNER_COMMENT}"));
@@ -44,6 +47,8 @@ pub fn rule_spec(rule: &Rule, family: Family) -> String {
 pub fn rule_lines(plan: &Plan, family: Family) -> Vec<String> {
     plan.rules
         .iter()
+        // The validator probes over IPv4 loopback only.
+        .filter(|r| family == Family::V4 || !r.matches.contains(&Match::ValidationDst))
         .map(|r| format!("-A {} {}", r.chain.iptables_name(), rule_spec(r, family)))
         .collect()
 }

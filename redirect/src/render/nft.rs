@@ -59,6 +59,9 @@ fn body(rule: &Rule) -> String {
             Match::Uid(uid) => parts.push(format!("meta skuid {uid}")),
             Match::Gid(gid) => parts.push(format!("meta skgid {gid}")),
             Match::MeshLoopbackSource => {}
+            Match::ValidationDst => {
+                parts.push(format!("ip daddr {}", crate::plan::VALIDATION_ADDR));
+            }
         }
     }
     if !has_port {

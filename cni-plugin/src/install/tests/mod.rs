@@ -288,6 +288,7 @@ async fn supervisor_reinserts_after_rewrite_and_cleans_up_on_shutdown() {
     };
     let shutdown = async {
         let _ = stop_rx.await;
+        super::run::Shutdown::Uninstall
     };
     let (result, ()) = tokio::join!(super::run::supervise(&inst, &ready, shutdown), driver);
     result.unwrap();
@@ -308,7 +309,7 @@ fn chart_rendered_install_configs_parse() {
         Path::new("/var/lib/cni/bin")
     );
     assert_eq!(openshift.standalone_file(), "palisade-cni.conf");
-    assert_eq!(openshift.repair_mode, RepairMode::None);
+    assert_eq!(openshift.repair_mode, RepairMode::DeletePods);
 }
 
 #[tokio::test]
@@ -331,4 +332,46 @@ async fn readyz_answers_503_until_ready_then_200() {
     ready.store(true, Ordering::SeqCst);
     assert!(status().await.contains(" 200 "), "ready");
     server.abort();
+}
+
+#[tokio::test]
+async fn supervisor_keeps_plugin_and_entry_when_stopped_for_an_upgrade() {
+    let node = Node::new(Some("10-flannel.conflist"));
+    let inst = node.installer("chained");
+    let ready = AtomicBool::new(false);
+    let conf = node.path("net.d/10-flannel.conflist");
+    let has_entry =
+        |p: &Path| std::fs::read_to_string(p).is_ok_and(|t| t.contains("\"palisade-cni\""));
+    let shutdown = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !(ready.load(Ordering::SeqCst) && has_entry(&conf)) {
+            assert!(Instant::now() < deadline, "not installed within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        super::run::decide_on_stop(true, &super::run::DaemonSetState::Present)
+    };
+    super::run::supervise(&inst, &ready, shutdown)
+        .await
+        .unwrap();
+    assert!(has_entry(&conf), "entry kept across the restart");
+    assert!(node.path("bin/palisade-cni").exists(), "binary kept");
+}
+
+#[test]
+fn only_a_deleted_daemonset_uninstalls_the_plugin() {
+    use super::run::{DaemonSetState as Ds, Shutdown, decide_on_stop};
+    assert_eq!(decide_on_stop(true, &Ds::Gone), Shutdown::Uninstall);
+    assert_eq!(decide_on_stop(true, &Ds::Deleting), Shutdown::Uninstall);
+    for state in [Ds::Present, Ds::Unknown("connection refused".into())] {
+        assert!(
+            matches!(decide_on_stop(true, &state), Shutdown::Keep(_)),
+            "{state:?}"
+        );
+    }
+    for state in [Ds::Gone, Ds::Deleting, Ds::Present] {
+        assert!(
+            matches!(decide_on_stop(false, &state), Shutdown::Keep(_)),
+            "{state:?}"
+        );
+    }
 }
