@@ -279,6 +279,12 @@ pub fn utf8_to_unicode(input: &[u8], out: &mut Vec<u8>) {
             0xf0..=0xf7 => (4, u32::from(c & 0x07)),
             _ => (0, 0),
         };
+        if c == 0 {
+            // ModSecurity's utf8toUnicode never writes a NUL (its output pointer does not
+            // advance past one), so `e\0t\0c/passwd` reads `etc/passwd` to the rules after it.
+            i += 1;
+            continue;
+        }
         if len == 1 || len == 0 {
             // ASCII, and bytes that cannot start a sequence (continuation bytes, 0xf8-0xff),
             // are copied, as ModSecurity copies them.
@@ -348,6 +354,11 @@ mod tests {
     fn valid_overlong_forms_still_decode() {
         assert_eq!(u(b"..\xc0\xaf..\xc0\xafetc"), b"..%u002f..%u002fetc");
         assert_eq!(u("é".as_bytes()), b"%u00e9");
+    }
+
+    #[test]
+    fn nul_bytes_are_dropped_as_modsecurity_does() {
+        assert_eq!(u(b".\0.\0/\0e\0t\0c"), b"../etc");
     }
 
     #[test]
