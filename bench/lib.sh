@@ -59,6 +59,7 @@ bench_cpu_ticks() {
         set -- $stat
         total=$((${12} + ${13}))
     fi
+    # shellcheck disable=SC2013 # the file is a space-separated list of pids
     for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
         total=$((total + $(bench_cpu_ticks "$child")))
     done
@@ -69,6 +70,7 @@ bench_cpu_ticks() {
 bench_rss_kb() {
     local pid=$1 total=0 child
     total=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    # shellcheck disable=SC2013 # the file is a space-separated list of pids
     for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
         total=$((total + $(bench_rss_kb "$child")))
     done

@@ -15,6 +15,8 @@ APT_PACKAGES=(
     nodejs
     # inspect/tests/modsec_bodies.rs links a small C program against libmodsecurity3
     libmodsecurity-dev
+    # bench/cpu/run.sh: haproxy is one of the proxies the CPU-per-request table compares
+    haproxy
 )
 PIP_PACKAGES=(
     "helm-python-sdk==0.2.2"

@@ -55,10 +55,10 @@ for p in nginx haproxy off modsec crs; do PORT[$p]=$(free_port); done
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-bench_nginx app "" "server { listen 127.0.0.1:$app; client_max_body_size 16m;
+bench_nginx app "" "server { listen 127.0.0.1:$app; client_max_body_size 16m; client_body_buffer_size 16m;
     location / { return 200 'hello from app\n'; } }"
 bench_nginx nginx "" "upstream app { server 127.0.0.1:$app; keepalive 64; }
-    server { listen 127.0.0.1:${PORT[nginx]}; client_max_body_size 16m;
+    server { listen 127.0.0.1:${PORT[nginx]}; client_max_body_size 16m; client_body_buffer_size 16m;
         location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 PID[nginx]=${pids[-1]}
 {
@@ -67,7 +67,7 @@ PID[nginx]=${pids[-1]}
     echo "Include $crs/rules/*.conf"
 } >"$work/modsec.conf"
 bench_nginx modsec "load_module $module;" "upstream app { server 127.0.0.1:$app; keepalive 64; }
-    server { listen 127.0.0.1:${PORT[modsec]}; client_max_body_size 16m;
+    server { listen 127.0.0.1:${PORT[modsec]}; client_max_body_size 16m; client_body_buffer_size 16m;
         modsecurity on; modsecurity_rules_file $work/modsec.conf;
         location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 PID[modsec]=${pids[-1]}
@@ -153,7 +153,8 @@ label_of() {
     esac
 }
 status() { # proxy row -> HTTP status
-    local url="http://127.0.0.1:${PORT[$1]}$(path_of "$2")"
+    local url
+    url="http://127.0.0.1:${PORT[$1]}$(path_of "$2")"
     if [ -n "$(lua_of "$2")" ]; then
         curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: $(cat "$work/$2.ctype")" \
             --data-binary "@$work/$2.body" "$url"
@@ -162,12 +163,20 @@ status() { # proxy row -> HTTP status
     fi
 }
 
+declare -A NOTE
 # Same verdicts before anything is timed: the WAFs block the SQLi, everything else passes.
 for row in $ROWS; do
     for p in nginx haproxy off modsec crs; do
         want=200
         [ "$row" = sqli ] && { [ "$p" = modsec ] || [ "$p" = crs ]; } && want=403
         got=$(status "$p" "$row")
+        NOTE[$p-$row]=""
+        # The engine refuses multipart bodies it cannot inspect in full (issue #11's "413
+        # today"): measured and marked rather than hidden.
+        if [ "$got" = 413 ] && [ "$row" = upload ] && [ "$p" = crs ]; then
+            NOTE[$p-$row]=" (413)"
+            continue
+        fi
         if [ "$got" != "$want" ]; then
             echo "error: $p answered $got to $(label_of "$row") (want $want)" >&2
             [ "$p" = crs ] && tail -5 "$work/engine-crs.err" >&2
@@ -202,8 +211,12 @@ echo "| request | nginx proxy_pass | haproxy | engine, inspection off | nginx + 
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for row in $ROWS; do
     printf '| %s |' "$(label_of "$row")"
-    for p in nginx haproxy off modsec crs; do printf ' %s µs |' "$(fmt "${CPU[$p-$row]}")"; done
-    printf ' %s |\n' "$(ratio "${CPU[modsec-$row]}" "${CPU[crs-$row]}")"
+    for p in nginx haproxy off modsec crs; do printf ' %s µs%s |' "$(fmt "${CPU[$p-$row]}")" "${NOTE[$p-$row]}"; done
+    if [ -n "${NOTE[crs-$row]}" ]; then
+        printf ' – |\n'  # the engine refused the request: no like-for-like ratio
+    else
+        printf ' %s |\n' "$(ratio "${CPU[modsec-$row]}" "${CPU[crs-$row]}")"
+    fi
 done
 echo
 echo "Requests per second in the same runs"

@@ -3,7 +3,8 @@
 //!
 //! Env: CRS_DIR (default ../shared/crs/v4.28.0), CRS_SETUP (default
 //! $CRS_DIR/crs-setup.conf.example), CRS_RULES (default $CRS_DIR/rules/*.conf),
-//! PL (paranoia level, default 1), ITERS (passes over each corpus, default 200).
+//! PL (paranoia level, default 1), ITERS (passes over each corpus, default 200),
+//! ONLY (keep requests whose URI contains it), REFERENCE (prefilter off).
 use palisade_inspect::{ConnInfo, LoadOptions, RECOMMENDED_BASE_RULES, RequestHead, RuleSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -101,6 +102,10 @@ fn eval(rs: &Arc<RuleSet>, r: &Req) -> usize {
         server_port: 8080,
         unique_id: "bench".into(),
     });
+    // REFERENCE=1: every rule on every value, as before the prefilter (for comparison).
+    if std::env::var("REFERENCE").is_ok() {
+        t.disable_prefilter();
+    }
     let _ = t.process_request_headers(&r.head);
     let _ = t.process_request_body(&r.body);
     let _ = t.process_response_headers(

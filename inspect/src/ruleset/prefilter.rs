@@ -33,7 +33,7 @@ pub struct Prefilter {
     /// Single-byte literals (lower-cased) and their ids: a byte-presence check is far
     /// cheaper than reporting every occurrence of a common byte from the automaton.
     pub bytes: Vec<(u8, u32)>,
-    /// Per literal (pattern id of `ac`): the (group, bit) of each link needing it.
+    /// Per literal id: the (group, bit) of each link needing it, sorted by group.
     pub owners: Vec<Vec<(u32, u32)>>,
     /// The literals, by pattern id.
     pub literals: Vec<Vec<u8>>,
@@ -55,6 +55,14 @@ impl Prefilter {
             by_len[2],
             by_len[3]
         )
+    }
+
+    /// The bits of `group`'s links that need literal `lit`.
+    pub fn owners_in(&self, lit: u32, group: u32) -> &[(u32, u32)] {
+        let o = &self.owners[lit as usize];
+        let start = o.partition_point(|&(g, _)| g < group);
+        let end = start + o[start..].partition_point(|&(g, _)| g == group);
+        &o[start..end]
     }
 
     /// Words of a group's row bitset.
@@ -114,6 +122,9 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
             }
             link = l.chain.as_deref_mut();
         }
+    }
+    for o in &mut owners {
+        o.sort_unstable();
     }
     let mut ac_ids = Vec::new();
     let mut bytes = Vec::new();

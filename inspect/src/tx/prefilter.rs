@@ -280,12 +280,10 @@ impl State {
                     Lits::Owned(l) => l,
                 };
                 for &lit in lits {
-                    for &(g, bit) in &pf.owners[lit as usize] {
-                        if g == group {
-                            let w = bit as usize / 64;
-                            bits[i * words + w] |= 1 << (bit % 64);
-                            any[w] |= 1 << (bit % 64);
-                        }
+                    for &(_, bit) in pf.owners_in(lit, group) {
+                        let w = bit as usize / 64;
+                        bits[i * words + w] |= 1 << (bit % 64);
+                        any[w] |= 1 << (bit % 64);
                     }
                 }
             }
