@@ -45,6 +45,27 @@ SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:no
 CONF
 }
 
+# bench_modsec_crs CRS_DIR: the ModSecurity rules file for the CRS in CRS_DIR, on the
+# base settings above; bench_engine_crs CRS_DIR: palisade-engine's config for the same
+# CRS at PL1 in block mode. Every side-by-side run gives both engines these.
+bench_modsec_crs() {
+    bench_modsec_base
+    echo "Include $1/crs-setup.conf.example"
+    echo "Include $1/rules/*.conf"
+}
+
+bench_engine_crs() {
+    cat <<CONF
+access_log: false
+inspection:
+  mode: block
+  paranoia_level: 1
+  rules:
+    - $1/crs-setup.conf.example
+    - $1/rules/*.conf
+CONF
+}
+
 # bench_cpu_ticks PID: user + system CPU ticks (1/`getconf CLK_TCK` s) of PID and of
 # every process below it (nginx's workers), from /proc/PID/stat fields 14 and 15.
 # Read it before and after the same wrk run; the difference over the requests wrk

@@ -61,11 +61,7 @@ bench_nginx nginx "" "upstream app { server 127.0.0.1:$app; keepalive 64; }
     server { listen 127.0.0.1:${PORT[nginx]}; client_max_body_size 16m; client_body_buffer_size 16m;
         location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 PID[nginx]=${pids[-1]}
-{
-    bench_modsec_base
-    echo "Include $crs/crs-setup.conf.example"
-    echo "Include $crs/rules/*.conf"
-} >"$work/modsec.conf"
+bench_modsec_crs "$crs" >"$work/modsec.conf"
 bench_nginx modsec "load_module $module;" "upstream app { server 127.0.0.1:$app; keepalive 64; }
     server { listen 127.0.0.1:${PORT[modsec]}; client_max_body_size 16m; client_body_buffer_size 16m;
         modsecurity on; modsecurity_rules_file $work/modsec.conf;
@@ -93,15 +89,7 @@ pids+=("$!")
 PID[haproxy]=$!
 
 printf 'access_log: false\ninspection:\n  mode: off\n' >"$work/off.yaml"
-cat >"$work/crs.yaml" <<CONF
-access_log: false
-inspection:
-  mode: block
-  paranoia_level: 1
-  rules:
-    - $crs/crs-setup.conf.example
-    - $crs/rules/*.conf
-CONF
+bench_engine_crs "$crs" >"$work/crs.yaml"
 for p in off crs; do
     "$ENGINE" --config "$work/$p.yaml" --threads 1 --listen "127.0.0.1:${PORT[$p]}" \
         --admin "127.0.0.1:$(free_port)" --upstream "127.0.0.1:$app" >/dev/null 2>"$work/engine-$p.err" &

@@ -52,11 +52,7 @@ app=$(free_port) sink=$(free_port) modsec=$(free_port) pal=$(free_port) admin=$(
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-{
-    bench_modsec_base
-    echo "Include $crs/crs-setup.conf.example"
-    echo "Include $crs/rules/*.conf"
-} >"$work/modsec.conf"
+bench_modsec_crs "$crs" >"$work/modsec.conf"
 # /upload reads the whole body before answering (nginx buffers it for proxy_pass): a
 # `return` answers at once, and the engine does not forward a body the app already answered.
 bench_nginx app "" "upstream sink { server 127.0.0.1:$sink; keepalive 64; }
@@ -68,15 +64,7 @@ bench_nginx modsec "load_module $module;" "upstream app { server 127.0.0.1:$app;
     server { listen 127.0.0.1:$modsec; modsecurity on; modsecurity_rules_file $work/modsec.conf;
         client_max_body_size 20m;
         location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
-cat >"$work/engine.yaml" <<CONF
-access_log: false
-inspection:
-  mode: block
-  paranoia_level: 1
-  rules:
-    - $crs/crs-setup.conf.example
-    - $crs/rules/*.conf
-CONF
+bench_engine_crs "$crs" >"$work/engine.yaml"
 "$engine" --config "$work/engine.yaml" --threads 1 --listen "127.0.0.1:$pal" \
     --admin "127.0.0.1:$admin" --upstream "127.0.0.1:$app" >/dev/null 2>"$work/engine.err" &
 pids+=("$!")
