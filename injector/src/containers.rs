@@ -59,6 +59,22 @@ fn quantities(cpu: &Quantity, memory: &Quantity) -> BTreeMap<String, K8sQuantity
 
 /// The engine container; `native` makes it a native sidecar (an init container that keeps
 /// running, whose startup probe holds back the app containers until the rules are loaded).
+/// Requests and limits of the short-lived init containers (`palisade-init`,
+/// `palisade-validate`): a few milliseconds of CPU and a little memory, capped at `memory`.
+fn short_lived_resources(memory: &str) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), K8sQuantity("10m".to_owned())),
+            ("memory".to_owned(), K8sQuantity("16Mi".to_owned())),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_owned(),
+            K8sQuantity(memory.to_owned()),
+        )])),
+        ..Default::default()
+    }
+}
+
 pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
     let mut env_vars = vec![
         env("PALISADE_INSPECTION_MODE", s.mode.as_str()),
@@ -171,17 +187,7 @@ pub fn init(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -
         image_pull_policy: Some(redirect.init_image_pull_policy.clone()),
         command: Some(vec!["palisade-init".to_owned()]),
         env: Some(env_vars),
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), K8sQuantity("10m".to_owned())),
-                ("memory".to_owned(), K8sQuantity("16Mi".to_owned())),
-            ])),
-            limits: Some(BTreeMap::from([(
-                "memory".to_owned(),
-                K8sQuantity("64Mi".to_owned()),
-            )])),
-            ..Default::default()
-        }),
+        resources: Some(short_lived_resources("64Mi")),
         security_context: Some(SecurityContext {
             run_as_user: Some(0),
             run_as_non_root: Some(false),
@@ -235,17 +241,7 @@ pub fn validate(redirect: &RedirectConfig, engine: &EngineConfig, _s: &PodSettin
             init_env::CAPTURE_PORT,
             engine.capture_port.to_string(),
         )]),
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), K8sQuantity("10m".to_owned())),
-                ("memory".to_owned(), K8sQuantity("16Mi".to_owned())),
-            ])),
-            limits: Some(BTreeMap::from([(
-                "memory".to_owned(),
-                K8sQuantity("32Mi".to_owned()),
-            )])),
-            ..Default::default()
-        }),
+        resources: Some(short_lived_resources("32Mi")),
         security_context: Some(SecurityContext {
             // The engine's identity; unset on OpenShift, where the SCC assigns one.
             run_as_user: engine.uid,
