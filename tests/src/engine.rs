@@ -112,19 +112,12 @@ impl PodEngine {
         let stdout = node.dir().join("engine.out");
         let file = std::fs::File::create(&stdout).unwrap();
         let mut cmd = pod.netns().command("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-        ])
-        .arg(&engine_bin)
-        .arg("--config")
-        .arg(&config)
-        .stdout(file)
-        .stderr(Stdio::inherit());
+        cmd.args(crate::env::AS_NOBODY)
+            .arg(&engine_bin)
+            .arg("--config")
+            .arg(&config)
+            .stdout(file)
+            .stderr(Stdio::inherit());
         let engine = PodEngine {
             process: pod.netns().spawn_command(&mut cmd),
             stdout,

@@ -72,6 +72,18 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// `setpriv` arguments that run the command after them as nobody (65534:65534), with no
+/// supplementary groups and every capability dropped: how the engine and
+/// `palisade-validate` run in a pod whose security context drops `ALL`.
+pub const AS_NOBODY: [&str; 6] = [
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--inh-caps=-all",
+    "--bounding-set=-all",
+    "--no-new-privs",
+];
+
 /// A workspace binary (`palisade-cni`, `palisade-init`, `palisade-engine`, ...) from the
 /// target directory this test was built into. Panics with the build command when missing.
 pub fn bin(name: &str) -> PathBuf {

@@ -65,7 +65,8 @@ pub use albedo::start_albedo;
 pub use cni::PluginOutput;
 pub use engine::{PodEngine, serve_http, serve_lines};
 pub use env::{
-    bin, ci, require, require_netns_env, require_root, shared_dir, test_name, which, workspace_root,
+    AS_NOBODY, bin, ci, require, require_netns_env, require_root, shared_dir, test_name, which,
+    workspace_root,
 };
 pub use netns::{Background, Netns, accept_within, original_dst, ruleset_snapshot};
 pub use node::{CniFailure, PodConfig, TestNode};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use palisade_tests::cri::{
     Containerd, PodSpec, Sandbox, palisade_rules, primary_conflist, static_bin,
 };
-use palisade_tests::{INJECTED, accept_within, original_dst};
+use palisade_tests::{AS_NOBODY, INJECTED, accept_within, original_dst};
 
 const EXCLUDE: &str = "palisade.dev/exclude-inbound-ports";
 const CAPTURE_PORT: u16 = 15300;
@@ -32,15 +32,8 @@ fn listen_in(netns: &Path, port: u16) -> TcpListener {
 fn validate_in(pod: &Sandbox) -> (i32, String) {
     let out = std::process::Command::new("nsenter")
         .arg(format!("--net={}", pod.netns_path().display()))
-        .args([
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-        ])
+        .arg("setpriv")
+        .args(AS_NOBODY)
         .arg(static_bin("palisade-validate"))
         .args(["--timeout-seconds=2", "--termination-log=/dev/null"])
         .output()

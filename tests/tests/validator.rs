@@ -7,7 +7,9 @@
 // tests do (clippy.toml's allow-unwrap-in-tests covers only #[test] and #[cfg(test)]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use palisade_tests::{PodConfig, TestNode, TestPod, bin, require, require_netns_env, which};
+use palisade_tests::{
+    AS_NOBODY, PodConfig, TestNode, TestPod, bin, require, require_netns_env, which,
+};
 
 const REDIRECT_MISSING: i32 = 66;
 const MARKER: &str = "palisade: redirect missing";
@@ -17,14 +19,7 @@ fn validate(pod: &TestPod<'_>, termination_log: &std::path::Path) -> (i32, Strin
     let out = pod
         .netns()
         .command("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-        ])
+        .args(AS_NOBODY)
         .arg(bin("palisade-validate"))
         .arg(format!("--termination-log={}", termination_log.display()))
         .arg("--timeout-seconds=2")
