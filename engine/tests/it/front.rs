@@ -175,6 +175,57 @@ async fn refused_requests_are_logged_and_counted() {
     assert_eq!(app.seen(), "", "nothing refused reached the app");
 }
 
+/// A refusal keeps a trusted client `X-Request-Id` (in the answer and the `refused` line),
+/// so it can be found by the id the load balancer in front logged; an untrusted or
+/// malformed one is replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_keep_a_trusted_request_id() {
+    let app = Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("trust_request_id: true\n{}", rules_config(dir.path()));
+    let mut engine = Engine::start(app.addr, &config);
+    let cases: &[(&[u8], &str, Option<&str>)] = &[
+        (
+            b"GET https://a:443/x HTTP/1.1\r\nHost: a\r\nX-Request-Id: lb-1234\r\n\r\n",
+            "GET https://a:443/x ",
+            Some("lb-1234"),
+        ),
+        (
+            b"POST /te HTTP/1.1\r\nhost: a\r\nx-request-id: lb-5678\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST /te ",
+            Some("lb-5678"),
+        ),
+        (
+            b"GET https://a:443/y HTTP/1.1\r\nHost: a\r\nX-Request-Id: has space\r\n\r\n",
+            "GET https://a:443/y ",
+            None,
+        ),
+    ];
+    for (req, line_start, kept) in cases {
+        let resp = exchange(engine.addr, req).await;
+        assert_eq!(status_of(&resp), 400, "{resp:?}");
+        let line = engine.wait_event(
+            |v| {
+                v["type"] == "refused"
+                    && v["request_line"]
+                        .as_str()
+                        .is_some_and(|l| l.starts_with(line_start))
+            },
+            Duration::from_secs(5),
+        );
+        let id = line["request_id"].as_str().unwrap();
+        match kept {
+            Some(want) => assert_eq!(id, *want, "{line}"),
+            None => assert!(uuid::Uuid::parse_str(id).is_ok(), "{line}"),
+        }
+        assert!(
+            resp.contains(&format!("x-request-id: {id}\r\n")),
+            "{resp:?}"
+        );
+    }
+    assert_eq!(app.seen(), "", "nothing refused reached the app");
+}
+
 /// Class 5: raw `"`, `<`, `>` in the target are inspected (pingora escapes them for
 /// the app; the rules see the same target), not answered 400 unseen.
 #[tokio::test(flavor = "multi_thread")]
