@@ -372,44 +372,8 @@ async fn every_request_on_a_kept_alive_connection_is_checked() {
     );
 }
 
-/// A self-signed localhost certificate, written to `dir`; returns (config yaml, cert).
-fn tls_files(dir: &std::path::Path) -> (String, rcgen::CertifiedKey<rcgen::KeyPair>) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let yaml = format!(
-        "tls:\n  listen: 127.0.0.1:0\n  cert: {}\n  key: {}\n",
-        cert.display(),
-        key.display()
-    );
-    (yaml, ck)
-}
-
 async fn h2_tls_get(addr: SocketAddr, ck: &rcgen::CertifiedKey<rcgen::KeyPair>, path: &str) -> u16 {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let mut sender = client::h2_tls(addr, ck).await;
     let req = hyper::Request::get(format!("https://localhost{path}"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
@@ -424,7 +388,7 @@ async fn http2_benign_requests_pass_and_attacks_are_blocked_under_the_crs() {
     let Some(crs) = crs_dir() else { return };
     let app = crate::support::app::http().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tls, ck) = tls_files(dir.path());
+    let (tls, ck) = client::tls_files(dir.path());
     let yaml = format!(
         "{tls}inspection:\n  mode: block\n  rules:\n    - {}\n    - {}\n",
         crs.join("crs-setup.conf.example").display(),
@@ -475,7 +439,7 @@ async fn http2_benign_requests_pass_and_attacks_are_blocked_under_the_crs() {
 async fn http1_over_tls_heads_are_checked_like_plaintext() {
     let app = Recorder::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tls, ck) = tls_files(dir.path());
+    let (tls, ck) = client::tls_files(dir.path());
     let yaml = format!("{tls}{}", rules_config(dir.path()));
     let mut engine = Engine::start(app.addr, &yaml);
     let tls_addr = engine.tls.expect("TLS listener");
