@@ -274,7 +274,7 @@ fn pct(s: &str) -> String {
 /// headers, names and values, so lists hold repeats and near-repeats.
 fn many_values(rng: &mut Rng, n: usize) -> (String, RequestHead, Vec<u8>) {
     let mut seen = Vec::new();
-    let mut args = |rng: &mut Rng, k: usize, seen: &mut Vec<String>| {
+    let args = |rng: &mut Rng, k: usize, seen: &mut Vec<String>| {
         (0..k)
             .map(|j| {
                 let name = if rng.below(5) == 0 {
@@ -287,7 +287,8 @@ fn many_values(rng: &mut Rng, n: usize) -> (String, RequestHead, Vec<u8>) {
             .collect::<Vec<_>>()
             .join("&")
     };
-    let query = args(rng, 1 + rng.below(12), &mut seen);
+    let k = 1 + rng.below(12);
+    let query = args(rng, k, &mut seen);
     let cookies: Vec<String> = (0..rng.below(5))
         .map(|j| format!("c{j}={}", pct(&value(rng, &mut seen))))
         .collect();
@@ -307,7 +308,8 @@ fn many_values(rng: &mut Rng, n: usize) -> (String, RequestHead, Vec<u8>) {
                 "Content-Type".into(),
                 b"application/x-www-form-urlencoded".to_vec(),
             ));
-            args(rng, 1 + rng.below(30), &mut seen).into_bytes()
+            let k = 1 + rng.below(30);
+            args(rng, k, &mut seen).into_bytes()
         }
         _ => {
             headers.push(("Content-Type".into(), b"application/json".to_vec()));
