@@ -81,10 +81,7 @@ fn load(crs: &Path, pl: u8) -> Arc<RuleSet> {
     Arc::new(
         RuleSet::load(&LoadOptions {
             prelude,
-            files: vec![
-                crs.join("crs-setup.conf.example"),
-                crs.join("rules/*.conf"),
-            ],
+            files: vec![crs.join("crs-setup.conf.example"), crs.join("rules/*.conf")],
             ..Default::default()
         })
         .unwrap_or_else(|e| panic!("CRS failed to load: {e}")),
@@ -100,7 +97,9 @@ fn parse_raw(raw: &[u8]) -> (RequestHead, Vec<u8>) {
         .expect("corpus request without an end of head");
     let head = &raw[..end];
     let body = raw[end + 4..].to_vec();
-    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let line = String::from_utf8_lossy(lines.next().unwrap()).into_owned();
     let mut parts = line.splitn(3, ' ');
     let method = parts.next().unwrap_or("").to_string();
@@ -125,7 +124,11 @@ fn parse_raw(raw: &[u8]) -> (RequestHead, Vec<u8>) {
 }
 
 /// Replays `requests` both ways; returns how many matched a rule and how many were blocked.
-fn compare(rs: &Arc<RuleSet>, requests: &[(String, RequestHead, Vec<u8>)], what: &str) -> (usize, usize) {
+fn compare(
+    rs: &Arc<RuleSet>,
+    requests: &[(String, RequestHead, Vec<u8>)],
+    what: &str,
+) -> (usize, usize) {
     let mut diffs = Vec::new();
     let (mut matched, mut blocked) = (0, 0);
     for (name, head, body) in requests {
@@ -232,13 +235,73 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "select", "SELECT", "union", "UnIoN", "from", "users", "or", "1=1", "'", "\"", "--", "#",
-    "/*", "*/", "<", ">", "script", "alert(1)", "onerror=", "javascript:", "../", "..\\",
-    "etc/passwd", ";", "|", "$(", ")", "`", "cat", "id", "<?php", "${", "}", "{{", "%00",
-    "%u0027", "%25", "&#x27;", "&lt;", "&quot;", "\\x27", "\\u003c", "\\", "  ", "\t", "\u{0}",
-    "red", "Blue", "shoe", "42", "Jane Doe", "jane@example.com", "+", "=", "&amp;", " ",
-    "0x41", "char(", "sleep(", "benchmark(", "eval(", "document.cookie", "cmd.exe", "/bin/sh",
-    "ÄÖ", "\u{2019}", "\u{ff1c}",
+    "select",
+    "SELECT",
+    "union",
+    "UnIoN",
+    "from",
+    "users",
+    "or",
+    "1=1",
+    "'",
+    "\"",
+    "--",
+    "#",
+    "/*",
+    "*/",
+    "<",
+    ">",
+    "script",
+    "alert(1)",
+    "onerror=",
+    "javascript:",
+    "../",
+    "..\\",
+    "etc/passwd",
+    ";",
+    "|",
+    "$(",
+    ")",
+    "`",
+    "cat",
+    "id",
+    "<?php",
+    "${",
+    "}",
+    "{{",
+    "%00",
+    "%u0027",
+    "%25",
+    "&#x27;",
+    "&lt;",
+    "&quot;",
+    "\\x27",
+    "\\u003c",
+    "\\",
+    "  ",
+    "\t",
+    "\u{0}",
+    "red",
+    "Blue",
+    "shoe",
+    "42",
+    "Jane Doe",
+    "jane@example.com",
+    "+",
+    "=",
+    "&amp;",
+    " ",
+    "0x41",
+    "char(",
+    "sleep(",
+    "benchmark(",
+    "eval(",
+    "document.cookie",
+    "cmd.exe",
+    "/bin/sh",
+    "ÄÖ",
+    "\u{2019}",
+    "\u{ff1c}",
 ];
 
 /// A value of 1-6 pieces; often a repeat or a case variant of an earlier one.

@@ -196,7 +196,10 @@ impl Transaction {
                 .and_then(|(g, bit)| pf.groups.get(g as usize).map(|g| (g.node, g.multi, bit)));
             // Request-list values take their transformations from the per-phase memo;
             // the reference path (prefilter off) keeps the per-chain cache.
-            let node = pf.chains.node_of(link.tchain).filter(|_| self.use_prefilter);
+            let node = pf
+                .chains
+                .node_of(link.tchain)
+                .filter(|_| self.use_prefilter);
             let runtime: Vec<&Target> = if self.target_exclusions.is_empty() {
                 Vec::new()
             } else {

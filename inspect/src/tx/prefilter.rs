@@ -69,7 +69,11 @@ enum Out {
     Same(u32),
     /// New bytes in the list's arena; `ci_raw` when they equal the raw value but for
     /// ASCII case.
-    Own { start: u32, len: u32, ci_raw: bool },
+    Own {
+        start: u32,
+        len: u32,
+        ci_raw: bool,
+    },
 }
 
 #[derive(Default)]
@@ -228,9 +232,7 @@ impl ListMemo {
     /// The links whose literals value `i`'s output at `at` (a `lits_src`) holds.
     fn mask(&mut self, pf: &Prefilter, raw: &[u8], at: u32, i: usize) -> &[u64] {
         let (n, w) = (self.n, pf.words);
-        let computed = self.masks[at as usize]
-            .as_ref()
-            .is_some_and(|m| m.done[i]);
+        let computed = self.masks[at as usize].as_ref().is_some_and(|m| m.done[i]);
         if !computed {
             // Different chains often end in the same bytes (`t:removeWhitespace` at
             // several places in the trie): reuse the set of an equal output.
@@ -273,14 +275,7 @@ impl ListMemo {
 
     /// The links value `i` may match after the chain at `node` (computed): those of its
     /// output there, or with `multi` those of every output on the way.
-    fn links(
-        &mut self,
-        pf: &Prefilter,
-        raw: &[u8],
-        node: u32,
-        multi: bool,
-        i: usize,
-    ) -> &[u64] {
+    fn links(&mut self, pf: &Prefilter, raw: &[u8], node: u32, multi: bool, i: usize) -> &[u64] {
         if !multi || node == 0 {
             let at = self.lits_src(node, i);
             return self.mask(pf, raw, at, i);
