@@ -6,10 +6,11 @@
 //! by scripts/build-images.sh (FROM scratch, static binaries, the CRS from ../shared); the
 //! app is the project's own (tests/src/test_app.c). Traffic comes from the node.
 //!
-//! Three pods: redirect by palisade-cni in the chain (with the injected palisade-validate),
+//! Four pods: redirect by palisade-cni in the chain (with the injected palisade-validate),
 //! redirect by the injected palisade-init (`palisade.dev/redirect: init`, no palisade-cni on
 //! the node), and a CNI-mode pod on a node where palisade-cni is missing, which the validator
-//! stops and the repair controller's decision function marks for deletion.
+//! stops and the repair controller's decision function marks for deletion; and the injector's
+//! image, started as a restricted container.
 //!
 //! Needs root, containerd, runc, a C compiler, curl, the static binaries
 //! (`scripts/build-static.sh`) and the image archives (`scripts/build-images.sh`); under
@@ -54,7 +55,7 @@ fn images_dir() -> PathBuf {
 
 fn require_images() -> bool {
     let dir = images_dir();
-    let missing: Vec<String> = ["engine", "cni"]
+    let missing: Vec<String> = ["engine", "cni", "injector"]
         .iter()
         .map(|i| dir.join(format!("palisade-{i}.tar")))
         .filter(|p| !p.is_file())
@@ -599,4 +600,51 @@ fn pod_without_its_redirect_is_stopped_by_the_validator_and_repaired() {
         "pod without redirect: {} exited {} with {:?}",
         failure.container, failure.exit_code, failure.message
     );
+}
+
+/// The third image, started from its archive under the same runtime: the static injector in
+/// a `FROM scratch` image runs as non-root with a read-only root and no capabilities
+/// (`--help`, as an init container that must exit 0; serving admission needs a TLS pair and
+/// is tested in injector/tests/webhook_https.rs).
+#[test]
+fn injector_image_runs_from_scratch_as_non_root() {
+    if !palisade_tests::cri::require_containerd_env() || !require_images() {
+        return;
+    }
+    let archive = images_dir().join("palisade-injector.tar");
+    let cd = Containerd::start("pod-injector", None);
+    cd.import_image(&archive);
+    cd.import_image(&test_app_archive(cd.dir()));
+    let restricted = serde_json::json!({
+        "runAsUser": 65532, "runAsGroup": 65532, "runAsNonRoot": true,
+        "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false,
+        "capabilities": { "drop": ["ALL"] }, "seccompProfile": { "type": "RuntimeDefault" },
+    });
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "injector-smoke", "namespace": "palisade-system" },
+        "spec": {
+            "initContainers": [{
+                "name": "injector", "image": "localhost/palisade-injector:test",
+                "args": ["--help"], "securityContext": restricted,
+            }],
+            "containers": [{
+                "name": "app", "image": palisade_tests::kubelet::TEST_APP_IMAGE,
+                "args": ["8080"], "securityContext": restricted,
+            }],
+        },
+    }))
+    .expect("pod");
+    let running = run_pod(&cd, &pod).unwrap_or_else(|f| {
+        panic!(
+            "the injector image exited {}: {}{}",
+            f.exit_code, f.message, f.log
+        )
+    });
+    let log = log_of(&running.container("injector").log_path);
+    assert!(
+        log.contains("Usage: palisade-injector"),
+        "injector --help: {log}"
+    );
+    running.delete(&cd, 5, false);
 }
