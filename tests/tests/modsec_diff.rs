@@ -33,8 +33,9 @@ type Ids = BTreeSet<u32>;
 
 struct Entry {
     title: String,
-    /// The entry explains requests the engine wrote no access-log line for.
-    no_engine_log: bool,
+    /// The entry explains requests the engine refused before the rules (a `refused` log
+    /// line, no access-log line).
+    engine_refused: bool,
     requests: regex::Regex,
     modsec_only: Ids,
     palisade_only: Ids,
@@ -80,7 +81,7 @@ fn entries() -> Vec<Entry> {
                 requests: regex::Regex::new(e["requests"].as_str().expect("requests regex"))
                     .unwrap_or_else(|err| panic!("{title}: requests: {err}")),
                 modsec_only: id_set(&e["modsec_only"]),
-                no_engine_log: e["no_engine_log"].as_bool().unwrap_or(false),
+                engine_refused: e["engine_refused"].as_bool().unwrap_or(false),
                 palisade_only: id_set(&e["palisade_only"]),
                 title,
             }
@@ -131,6 +132,25 @@ fn modsec_ids(audit: &str) -> BTreeMap<String, Ids> {
         }
     }
     out
+}
+
+/// The engine's requests refused before the rules (`refused` lines): id → "status reason".
+fn engine_refusals(log: &str) -> BTreeMap<String, String> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["type"] == "refused")
+        .filter_map(|v| {
+            let id = v["request_id"].as_str()?.to_string();
+            Some((
+                id,
+                format!(
+                    "{} {}",
+                    v["status"],
+                    v["reason"].as_str().unwrap_or_default()
+                ),
+            ))
+        })
+        .collect()
 }
 
 fn engine_ids(log: &str) -> BTreeMap<String, Ids> {
@@ -234,7 +254,9 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
         );
     }
     let m = modsec_ids(&audit);
-    let p = engine_ids(&std::fs::read_to_string(engine.log_path()).unwrap_or_default());
+    let engine_log = std::fs::read_to_string(engine.log_path()).unwrap_or_default();
+    let p = engine_ids(&engine_log);
+    let refused = engine_refusals(&engine_log);
 
     let entries = entries();
     let mut same = 0usize;
@@ -251,12 +273,14 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
             nginx_refused.push(name.clone());
             continue;
         }
-        if !p.contains_key(id)
-            && let Some(e) = entries
+        if let Some(why) = refused.get(id).filter(|_| !p.contains_key(id)) {
+            match entries
                 .iter()
-                .find(|e| e.no_engine_log && e.requests.is_match(name))
-        {
-            *by_cause.entry(e.title.clone()).or_default() += 1;
+                .find(|e| e.engine_refused && e.requests.is_match(name))
+            {
+                Some(e) => *by_cause.entry(e.title.clone()).or_default() += 1,
+                None => unexplained.push(format!("{name}: refused by the engine ({why})")),
+            }
             continue;
         }
         let (Some(mi), Some(pi)) = (m.get(id), p.get(id)) else {
