@@ -920,6 +920,8 @@ impl Drop for Containerd {
         }
         // Leave the dir for a post-mortem when the test failed.
         if std::thread::panicking() {
+            // The TempDir field drops after this; without this it would delete the dir.
+            self.dir.disable_cleanup(true);
             let kept = self.dir.path().to_path_buf();
             eprintln!("containerd test dir kept at {}", kept.display());
             let mut f = File::create(kept.join("KEPT")).ok();
