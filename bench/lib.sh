@@ -104,7 +104,9 @@ bench_wrk_cpu() {
     local pid=$1 url=$2 lua=${3:-} before after out reqs rps bad hz
     hz=$(getconf CLK_TCK)
     before=$(bench_cpu_ticks "$pid")
-    out=$(wrk -t1 -c"${CONNS:-32}" -d"${DURATION:-10}s" ${lua:+-s "$lua"} "$url")
+    # --timeout: nginx + ModSecurity takes ~0.3 s per 20 KB form, so 32 queued requests
+    # wait longer than wrk's default 2 s and would not count.
+    out=$(wrk -t1 -c"${CONNS:-32}" -d"${DURATION:-10}s" --timeout "${WRK_TIMEOUT:-30s}" ${lua:+-s "$lua"} "$url")
     after=$(bench_cpu_ticks "$pid")
     reqs=$(awk '/requests in/ {print $1}' <<<"$out")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

@@ -71,9 +71,11 @@ impl Transform {
     /// A cheap scan that proves the transformation would return its input unchanged,
     /// so the common case (benign values) costs no copy. `false` means "maybe changes".
     pub fn is_noop(self, s: &[u8]) -> bool {
-        let has = |c: u8| memchr(c, s);
+        let has = |c: u8| memchr::memchr(c, s).is_some();
         match self {
-            Transform::UrlDecode | Transform::UrlDecodeUni => !has(b'%') && !has(b'+'),
+            Transform::UrlDecode | Transform::UrlDecodeUni => {
+                memchr::memchr2(b'%', b'+', s).is_none()
+            }
             Transform::HtmlEntityDecode => !has(b'&'),
             Transform::JsDecode | Transform::CssDecode | Transform::EscapeSeqDecode => !has(b'\\'),
             Transform::Lowercase => !s.iter().any(u8::is_ascii_uppercase),
@@ -83,11 +85,12 @@ impl Transform {
             Transform::RemoveWhitespace => !s.iter().any(|&c| is_space(c) || c == 0xa0),
             Transform::CompressWhitespace => {
                 !s.iter().any(|&c| (is_space(c) && c != b' ') || c == 0xa0)
-                    && !s.windows(2).any(|w| w == b"  ")
+                    && memchr::memmem::find(s, b"  ").is_none()
             }
             Transform::ReplaceComments => !has(b'/'),
             Transform::RemoveCommentsChar | Transform::RemoveComments => {
-                !has(b'/') && !has(b'*') && !has(b'<') && !has(b'-') && !has(b'#')
+                memchr::memchr3(b'/', b'*', b'<', s).is_none()
+                    && memchr::memchr2(b'-', b'#', s).is_none()
             }
             Transform::Trim | Transform::TrimLeft | Transform::TrimRight => {
                 !s.first().is_some_and(|c| is_space(*c)) && !s.last().is_some_and(|c| is_space(*c))
@@ -95,10 +98,6 @@ impl Transform {
             _ => false,
         }
     }
-}
-
-fn memchr(c: u8, s: &[u8]) -> bool {
-    s.contains(&c)
 }
 
 /// Applies one transformation by its SecLang name; used by the conformance tests.

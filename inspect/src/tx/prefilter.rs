@@ -100,6 +100,7 @@ struct ListMemo {
     any: [Vec<Option<Vec<u64>>>; 2],
     lit_scratch: Vec<u32>,
     row_scratch: Vec<u64>,
+    path_scratch: Vec<u64>,
     /// Per value: the nodes whose outputs were scanned, to find equal outputs.
     scanned: Vec<Vec<u32>>,
 }
@@ -286,7 +287,9 @@ impl ListMemo {
             .is_some_and(|m| m.done[i]);
         if !computed {
             let parent = pf.chains.parent[node as usize];
-            let mut row: Vec<u64> = self.links(pf, raw, parent, true, i).to_vec();
+            let mut row = std::mem::take(&mut self.path_scratch);
+            row.clear();
+            row.extend_from_slice(self.links(pf, raw, parent, true, i));
             if matches!(self.out(node, i), Out::Own { .. }) {
                 let at = self.lits_src(node, i);
                 for (r, l) in row.iter_mut().zip(self.mask(pf, raw, at, i)) {
@@ -296,6 +299,7 @@ impl ListMemo {
             let m = self.path_masks[node as usize].get_or_insert_with(|| Masks::new(n, w));
             m.bits[i * w..(i + 1) * w].copy_from_slice(&row);
             m.done[i] = true;
+            self.path_scratch = row;
         }
         match &self.path_masks[node as usize] {
             Some(m) => &m.bits[i * w..(i + 1) * w],
