@@ -5,6 +5,9 @@
 //! binary parts, JSON and XML structures) and unusual request targets. Deterministic:
 //! the same names and bytes on every run, so a listed difference names its requests.
 
+mod families;
+pub use families::{exclusion_rules, is_probe, probe_rules};
+
 /// One request of the corpus: a stable name (`family/variant/...`) and its bytes, with
 /// `{ID}` where the request id header's value goes.
 pub struct CorpusRequest {
@@ -671,6 +674,7 @@ pub fn corpus() -> Vec<CorpusRequest> {
             request("POST", "/api", &h, b"q=1' or '1'='1&x={\"a\":\"<script>\"}"),
         );
     }
+    families::families(&mut push, &values);
     out
 }
 
