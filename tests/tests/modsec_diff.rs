@@ -35,8 +35,9 @@ type Probes = BTreeMap<u32, String>;
 
 struct Entry {
     title: String,
-    /// The entry explains requests the engine wrote no access-log line for.
-    no_engine_log: bool,
+    /// The entry explains requests the engine refused before the rules (a `refused` log
+    /// line, no access-log line).
+    engine_refused: bool,
     /// The entry explains probe rules that logged different data (`probe: true`) for
     /// the probe arguments whose input (as sent, percent-encoded) matches this.
     probe: Option<regex::Regex>,
@@ -85,7 +86,7 @@ fn entries() -> Vec<Entry> {
                 requests: regex::Regex::new(e["requests"].as_str().expect("requests regex"))
                     .unwrap_or_else(|err| panic!("{title}: requests: {err}")),
                 modsec_only: id_set(&e["modsec_only"]),
-                no_engine_log: e["no_engine_log"].as_bool().unwrap_or(false),
+                engine_refused: e["engine_refused"].as_bool().unwrap_or(false),
                 probe: e["probe"].as_bool().unwrap_or(false).then(|| {
                     regex::Regex::new(e["probe_inputs"].as_str().unwrap_or("."))
                         .unwrap_or_else(|err| panic!("{title}: probe_inputs: {err}"))
@@ -137,12 +138,37 @@ fn modsec_ids(audit: &str) -> BTreeMap<String, (Ids, Probes)> {
             if let Some(r) = m["details"]["ruleId"].as_str().and_then(|r| r.parse().ok()) {
                 ids.insert(r);
                 if is_probe(r) {
-                    probes.insert(r, m["details"]["data"].as_str().unwrap_or_default().to_string());
+                    probes.insert(
+                        r,
+                        m["details"]["data"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
                 }
             }
         }
     }
     out
+}
+
+/// The engine's requests refused before the rules (`refused` lines): id → "status reason".
+fn engine_refusals(log: &str) -> BTreeMap<String, String> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["type"] == "refused")
+        .filter_map(|v| {
+            let id = v["request_id"].as_str()?.to_string();
+            Some((
+                id,
+                format!(
+                    "{} {}",
+                    v["status"],
+                    v["reason"].as_str().unwrap_or_default()
+                ),
+            ))
+        })
+        .collect()
 }
 
 fn engine_ids(log: &str) -> BTreeMap<String, (Ids, Probes)> {
@@ -180,8 +206,13 @@ fn engine_ids(log: &str) -> BTreeMap<String, (Ids, Probes)> {
 
 /// The probe arguments whose logged values differ: (`name=input`, both values).
 fn probe_diffs(raw: &[u8], m: &Probes, p: &Probes) -> Vec<(String, String)> {
-    let line = String::from_utf8_lossy(raw.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
-    let query = line.split(['?', ' ']).nth(2).unwrap_or_default().to_string();
+    let line =
+        String::from_utf8_lossy(raw.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
+    let query = line
+        .split(['?', ' '])
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
     let args: Vec<&str> = query.split('&').collect();
     let ids: BTreeSet<u32> = m.keys().chain(p.keys()).copied().collect();
     ids.into_iter()
@@ -283,7 +314,9 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
         );
     }
     let m = modsec_ids(&audit);
-    let p = engine_ids(&std::fs::read_to_string(engine.log_path()).unwrap_or_default());
+    let engine_log = std::fs::read_to_string(engine.log_path()).unwrap_or_default();
+    let p = engine_ids(&engine_log);
+    let refused = engine_refusals(&engine_log);
 
     let entries = entries();
     let mut same = 0usize;
@@ -301,12 +334,14 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
             nginx_refused.push(name.clone());
             continue;
         }
-        if !p.contains_key(id)
-            && let Some(e) = entries
+        if let Some(why) = refused.get(id).filter(|_| !p.contains_key(id)) {
+            match entries
                 .iter()
-                .find(|e| e.no_engine_log && e.requests.is_match(name))
-        {
-            *by_cause.entry(e.title.clone()).or_default() += 1;
+                .find(|e| e.engine_refused && e.requests.is_match(name))
+            {
+                Some(e) => *by_cause.entry(e.title.clone()).or_default() += 1,
+                None => unexplained.push(format!("{name}: refused by the engine ({why})")),
+            }
             continue;
         }
         let (Some((mi, mprobe)), Some((pi, pprobe))) = (m.get(id), p.get(id)) else {
@@ -330,7 +365,11 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
         }
         if mprobe != pprobe {
             probe_requests += 1;
-            let raw = &reqs.iter().find(|(n, _)| n == name).map(|(_, r)| r.clone()).unwrap_or_default();
+            let raw = &reqs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default();
             let diffs = probe_diffs(raw, mprobe, pprobe);
             probe_values += diffs.len();
             let entry = entries.iter().find(|e| {
@@ -411,11 +450,24 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
             .unwrap();
         m.get(&id).is_some_and(|(ids, _)| ids.contains(&941110))
     };
-    for shape in ["flat", "nested", "array", "array-of-objects", "top-array", "nested-array"] {
-        assert!(!xss(shape), "json-excluded/{shape}: the exclusion did not apply in ModSecurity");
+    for shape in [
+        "flat",
+        "nested",
+        "array",
+        "array-of-objects",
+        "top-array",
+        "nested-array",
+    ] {
+        assert!(
+            !xss(shape),
+            "json-excluded/{shape}: the exclusion did not apply in ModSecurity"
+        );
     }
     for shape in ["array-other", "sibling"] {
-        assert!(xss(shape), "json-excluded/{shape}: 941110 expected in ModSecurity");
+        assert!(
+            xss(shape),
+            "json-excluded/{shape}: 941110 expected in ModSecurity"
+        );
     }
     assert!(
         missing_logs.is_empty(),

@@ -187,7 +187,15 @@ impl Front {
             // The same slowloris cut the stream's own head deadline counts.
             m.slow_clients.with_label_values(&["head"]).inc();
         }
-        let request_id = super::headers::fresh_request_id();
+        // A trusted client request id survives a refusal too, so the refusal can be found
+        // by the id the client (or the load balancer in front) logged.
+        let request_id = snap
+            .config
+            .trust_request_id
+            .then(|| head::raw_header(fs.buffered(), "x-request-id"))
+            .flatten()
+            .and_then(super::headers::well_formed_request_id)
+            .unwrap_or_else(super::headers::fresh_request_id);
         let client = fs
             .socket_digest()
             .and_then(|d| d.peer_addr().map(|a| a.to_string()))

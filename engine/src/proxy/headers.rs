@@ -66,13 +66,18 @@ pub fn head_view<'a>(req: &'a RequestHeader, uri: &'a str) -> RequestHead<'a> {
 
 /// The request id: the client's when trusted and well-formed, else a fresh UUID.
 pub fn request_id(req: &RequestHeader, trust: bool) -> String {
-    if trust && let Some(v) = req.headers.get("x-request-id") {
-        let b = v.as_bytes();
-        if !b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(|c| c.is_ascii_graphic()) {
-            return String::from_utf8_lossy(b).into_owned();
-        }
-    }
-    fresh_request_id()
+    trust
+        .then(|| req.headers.get("x-request-id"))
+        .flatten()
+        .and_then(|v| well_formed_request_id(v.as_bytes()))
+        .unwrap_or_else(fresh_request_id)
+}
+
+/// A client's `X-Request-Id` value, if it is one the engine may keep: 1-128 visible
+/// ASCII characters.
+pub(crate) fn well_formed_request_id(b: &[u8]) -> Option<String> {
+    (!b.is_empty() && b.len() <= MAX_REQUEST_ID && b.iter().all(|c| c.is_ascii_graphic()))
+        .then(|| String::from_utf8_lossy(b).into_owned())
 }
 
 /// A fresh request id in UUID format: a per-process random seed mixed with a counter.

@@ -175,6 +175,57 @@ async fn refused_requests_are_logged_and_counted() {
     assert_eq!(app.seen(), "", "nothing refused reached the app");
 }
 
+/// A refusal keeps a trusted client `X-Request-Id` (in the answer and the `refused` line),
+/// so it can be found by the id the load balancer in front logged; an untrusted or
+/// malformed one is replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_keep_a_trusted_request_id() {
+    let app = Recorder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("trust_request_id: true\n{}", rules_config(dir.path()));
+    let mut engine = Engine::start(app.addr, &config);
+    let cases: &[(&[u8], &str, Option<&str>)] = &[
+        (
+            b"GET https://a:443/x HTTP/1.1\r\nHost: a\r\nX-Request-Id: lb-1234\r\n\r\n",
+            "GET https://a:443/x ",
+            Some("lb-1234"),
+        ),
+        (
+            b"POST /te HTTP/1.1\r\nhost: a\r\nx-request-id: lb-5678\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST /te ",
+            Some("lb-5678"),
+        ),
+        (
+            b"GET https://a:443/y HTTP/1.1\r\nHost: a\r\nX-Request-Id: has space\r\n\r\n",
+            "GET https://a:443/y ",
+            None,
+        ),
+    ];
+    for (req, line_start, kept) in cases {
+        let resp = exchange(engine.addr, req).await;
+        assert_eq!(status_of(&resp), 400, "{resp:?}");
+        let line = engine.wait_event(
+            |v| {
+                v["type"] == "refused"
+                    && v["request_line"]
+                        .as_str()
+                        .is_some_and(|l| l.starts_with(line_start))
+            },
+            Duration::from_secs(5),
+        );
+        let id = line["request_id"].as_str().unwrap();
+        match kept {
+            Some(want) => assert_eq!(id, *want, "{line}"),
+            None => assert!(uuid::Uuid::parse_str(id).is_ok(), "{line}"),
+        }
+        assert!(
+            resp.contains(&format!("x-request-id: {id}\r\n")),
+            "{resp:?}"
+        );
+    }
+    assert_eq!(app.seen(), "", "nothing refused reached the app");
+}
+
 /// Class 5: raw `"`, `<`, `>` in the target are inspected (pingora escapes them for
 /// the app; the rules see the same target), not answered 400 unseen.
 #[tokio::test(flavor = "multi_thread")]
@@ -321,44 +372,8 @@ async fn every_request_on_a_kept_alive_connection_is_checked() {
     );
 }
 
-/// A self-signed localhost certificate, written to `dir`; returns (config yaml, cert).
-fn tls_files(dir: &std::path::Path) -> (String, rcgen::CertifiedKey<rcgen::KeyPair>) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let yaml = format!(
-        "tls:\n  listen: 127.0.0.1:0\n  cert: {}\n  key: {}\n",
-        cert.display(),
-        key.display()
-    );
-    (yaml, ck)
-}
-
 async fn h2_tls_get(addr: SocketAddr, ck: &rcgen::CertifiedKey<rcgen::KeyPair>, path: &str) -> u16 {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ck.cert.der().clone()).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let mut sender = client::h2_tls(addr, ck).await;
     let req = hyper::Request::get(format!("https://localhost{path}"))
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
@@ -373,7 +388,7 @@ async fn http2_benign_requests_pass_and_attacks_are_blocked_under_the_crs() {
     let Some(crs) = crs_dir() else { return };
     let app = crate::support::app::http().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tls, ck) = tls_files(dir.path());
+    let (tls, ck) = client::tls_files(dir.path());
     let yaml = format!(
         "{tls}inspection:\n  mode: block\n  rules:\n    - {}\n    - {}\n",
         crs.join("crs-setup.conf.example").display(),
@@ -424,7 +439,7 @@ async fn http2_benign_requests_pass_and_attacks_are_blocked_under_the_crs() {
 async fn http1_over_tls_heads_are_checked_like_plaintext() {
     let app = Recorder::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (tls, ck) = tls_files(dir.path());
+    let (tls, ck) = client::tls_files(dir.path());
     let yaml = format!("{tls}{}", rules_config(dir.path()));
     let mut engine = Engine::start(app.addr, &yaml);
     let tls_addr = engine.tls.expect("TLS listener");

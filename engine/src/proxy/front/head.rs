@@ -264,9 +264,49 @@ pub fn first_line(buf: &[u8]) -> String {
     printable(rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]), 256)
 }
 
+/// The value of the first `name` header line in a (possibly incomplete or malformed) head,
+/// read line by line up to the empty line: a refused head never reaches a header map.
+/// `name` is lower-case.
+pub fn raw_header<'a>(buf: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let start = buf.iter().position(|b| *b != b'\r' && *b != b'\n')?;
+    buf[start..]
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let colon = l.iter().position(|b| *b == b':')?;
+            l[..colon]
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| l[colon + 1..].trim_ascii())
+        })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{check, head_len};
+    use super::{check, head_len, raw_header};
+
+    #[test]
+    fn raw_header_reads_a_refused_head() {
+        let head = b"\r\nGET https://a:443/ HTTP/1.1\r\nHost: a\r\nX-Request-ID:  r-1 \r\n\r\nX-Request-Id: body";
+        assert_eq!(raw_header(head, "x-request-id"), Some(&b"r-1"[..]));
+        assert_eq!(
+            raw_header(b"GET / HTTP/1.1\nx-request-id: lf\n", "x-request-id"),
+            Some(&b"lf"[..])
+        );
+        // The request line is not a header; the head ends at the empty line.
+        assert_eq!(
+            raw_header(b"x-request-id: no HTTP/1.1\r\n\r\n", "x-request-id"),
+            None
+        );
+        assert_eq!(
+            raw_header(
+                b"GET / HTTP/1.1\r\n\r\nx-request-id: late\r\n",
+                "x-request-id"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn head_ends_at_the_first_empty_line() {

@@ -65,3 +65,48 @@ pub async fn raw(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
     out
 }
+
+/// A self-signed `localhost` certificate written to `dir`; returns the engine's `tls`
+/// config (a listener on a free port) and the certificate, for the client to trust.
+pub fn tls_files(dir: &std::path::Path) -> (String, rcgen::CertifiedKey<rcgen::KeyPair>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let yaml = format!(
+        "tls:\n  listen: 127.0.0.1:0\n  cert: {}\n  key: {}\n",
+        cert.display(),
+        key.display()
+    );
+    (yaml, ck)
+}
+
+/// An HTTP/2 connection over TLS to `addr`, trusting only `ck`, after checking that the
+/// server chose `h2` by ALPN.
+pub async fn h2_tls(
+    addr: SocketAddr,
+    ck: &rcgen::CertifiedKey<rcgen::KeyPair>,
+) -> http2::SendRequest<Full<Bytes>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ck.cert.der().clone()).unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
