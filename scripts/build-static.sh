@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds palisade-cni and palisade-init as statically linked executables and copies them to
-# $CARGO_TARGET_DIR/static/ (default target/static/). The CNI plugin runs in the host's
+# Builds palisade-cni, palisade-init, palisade-validate, palisade-engine and
+# palisade-injector as statically linked executables, in one cargo invocation, and copies them
+# to $CARGO_TARGET_DIR/static/ (default target/static/). The CNI plugin runs in the host's
 # mount namespace on every node, so it must not depend on the node's C library (EL8, Amazon
-# Linux 2, Ubuntu 20.04, Talos have an older glibc or none at all).
+# Linux 2, Ubuntu 20.04, Talos have an older glibc or none at all); the images
+# (scripts/build-images.sh) are FROM scratch, so every binary in them is static. Built once
+# per CI run, used by the containerd tests, tests/tests/static_binaries.rs and the images.
 #
 # Target: x86_64-unknown-linux-musl (rustup's rust-std for musl + Debian's musl-tools for the
-# C parts of ring). When rustup cannot fetch the musl target (an offline machine), the
+# C parts of ring and mimalloc; cmake for the engine's libz-ng-sys). When rustup cannot fetch the musl target (an offline machine), the
 # fallback is the glibc target linked statically (`-C target-feature=+crt-static`): equally
 # free of a dynamic loader; the binaries resolve no host names (the kubeconfig's server is the
 # service IP), so glibc's NSS limitation of static binaries does not apply.
@@ -54,14 +57,14 @@ case "$triple" in
         ;;
 esac
 
-echo "==> static build of palisade-cni and palisade-init for $triple ($profile)"
+echo "==> static build of palisade-cni, palisade-init, palisade-engine, palisade-injector for $triple ($profile)"
 env "${env_flags[@]}" cargo build --locked --target "$triple" "${cargo_profile[@]}" \
-    -p palisade-cni-plugin -p palisade-init --bins
+    -p palisade-cni-plugin -p palisade-init -p palisade-engine -p palisade-injector --bins
 
 out="$target_dir/static"
 mkdir -p "$out"
-for bin in palisade-cni palisade-init palisade-validate; do
+for bin in palisade-cni palisade-init palisade-validate palisade-engine palisade-injector; do
     install -m 0755 "$target_dir/$triple/$profile/$bin" "$out/$bin"
 done
 echo "$triple" >"$out/TARGET"
-file "$out"/palisade-cni "$out"/palisade-init 2>/dev/null || true
+file "$out"/palisade-* 2>/dev/null || true

@@ -17,6 +17,8 @@ APT_PACKAGES=(
     libmodsecurity-dev
     # bench/cpu/run.sh: haproxy is one of the proxies the CPU-per-request table compares
     haproxy
+    # scripts/build-images.sh: the images built offline (no daemon, no registry) for tests/tests/pod_containerd.rs
+    buildah
 )
 PIP_PACKAGES=(
     "helm-python-sdk==0.2.2"

@@ -23,6 +23,7 @@ echo "==> cargo build --workspace --bins (the namespaced tests run these binarie
 cargo build --workspace --bins --locked
 echo "==> scripts/build-static.sh (static palisade-cni/palisade-init, used by the containerd test)"
 bash scripts/build-static.sh
+bash scripts/build-images.sh # the images (buildah, offline) that tests/tests/pod_containerd.rs runs
 echo "==> cargo nextest run (CI=$CI)"
 cargo nextest run --workspace --locked --no-fail-fast
 

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::names::{self, init_env};
 use crate::ports::{EnginePorts, PortRange, PortSelection};
-use crate::{Error, LogLevel, Mode, ParanoiaLevel, Quantity, RedirectMode, ServiceMesh};
+use crate::{
+    ConfigMapName, Error, LogLevel, Mode, ParanoiaLevel, Quantity, RedirectMode, ServiceMesh,
+};
 
 /// One row of the annotation reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,11 @@ pub const ANNOTATIONS: &[AnnotationSpec] = &[
         key: names::ENGINE_MEMORY_LIMIT,
         allowed: "Kubernetes quantity",
         default: "chart value engine.resources.limits.memory (512Mi)",
+    },
+    AnnotationSpec {
+        key: names::RULES_CONFIG_MAP,
+        allowed: "ConfigMap name in the pod's namespace (DNS-1123 subdomain)",
+        default: "none",
     },
 ];
 
@@ -170,6 +177,8 @@ pub struct PodAnnotations {
     pub engine_memory_request: Option<Quantity>,
     pub engine_cpu_limit: Option<Quantity>,
     pub engine_memory_limit: Option<Quantity>,
+    /// Per-pod rules, loaded after the CRS and the cluster-wide rules ConfigMap.
+    pub rules_config_map: Option<ConfigMapName>,
     /// `palisade.dev/*` keys that are not annotations Palisade reads (worth a warning).
     pub unknown: Vec<String>,
 }
@@ -200,6 +209,7 @@ impl PodAnnotations {
             engine_memory_request: opt(annotations, names::ENGINE_MEMORY_REQUEST, Quantity::parse)?,
             engine_cpu_limit: opt(annotations, names::ENGINE_CPU_LIMIT, Quantity::parse)?,
             engine_memory_limit: opt(annotations, names::ENGINE_MEMORY_LIMIT, Quantity::parse)?,
+            rules_config_map: opt(annotations, names::RULES_CONFIG_MAP, ConfigMapName::parse)?,
             unknown: annotations
                 .keys()
                 .filter(|k| k.starts_with(names::PREFIX))

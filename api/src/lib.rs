@@ -22,6 +22,7 @@ pub mod annotations;
 pub mod error;
 pub mod exit;
 pub mod names;
+pub mod object_name;
 pub mod ports;
 pub mod quantity;
 pub mod values;
@@ -31,6 +32,7 @@ pub mod testing;
 
 pub use annotations::{ANNOTATIONS, AnnotationSpec, PodAnnotations, RedirectSettings};
 pub use error::Error;
+pub use object_name::ConfigMapName;
 pub use ports::{EnginePorts, PortRange, PortSelection};
 pub use quantity::Quantity;
 pub use values::{LogLevel, Mode, ParanoiaLevel, RedirectMode, ServiceMesh};

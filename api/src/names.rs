@@ -36,6 +36,8 @@ pub const ENGINE_CPU_REQUEST: &str = "palisade.dev/engine-cpu-request";
 pub const ENGINE_MEMORY_REQUEST: &str = "palisade.dev/engine-memory-request";
 pub const ENGINE_CPU_LIMIT: &str = "palisade.dev/engine-cpu-limit";
 pub const ENGINE_MEMORY_LIMIT: &str = "palisade.dev/engine-memory-limit";
+/// A ConfigMap (same namespace) whose `*.conf` keys the engine loads after the CRS.
+pub const RULES_CONFIG_MAP: &str = "palisade.dev/rules-configmap";
 
 // === containers ===
 

@@ -82,6 +82,8 @@ BAD_VALUES = [
     ("palisade", {"redirect": {"mode": "ebpf"}}),
     ("palisade", {"injector": {"failurePolicy": "Maybe"}}),
     ("palisade", {"certificates": {"provider": "vault"}}),
+    ("palisade", {"engine": {"crs": {"source": "configMap", "configMap": "My_Rules"}}}),
+    ("palisade", {"engine": {"crs": {"source": "configMap"}}}),
     ("palisade-cni", {"installMode": "both"}),
     ("palisade-cni", {"repairMode": "deleteNodes"}),
     ("palisade-cni", {"cniBinDir": "relative/bin"}),
@@ -129,6 +131,11 @@ def palisade_common(objs: list) -> None:
     check(pod["metadata"]["labels"]["palisade.dev/inject"] == "false", "injector never injects itself")
     image = pod["spec"]["containers"][0]["image"]
     check(image == "ghcr.io/palisade-waf/palisade-injector:0.1.0", f"injector image {image}")
+    # The injector reads namespaces only: rules ConfigMaps (cluster-wide or a pod's
+    # palisade.dev/rules-configmap) are mounted by kubelet, never looked up at admission.
+    role = one(objs, "ClusterRole")
+    check([r["resources"] for r in role["rules"]] == [["namespaces"]], f"injector RBAC {role['rules']}")
+    check(not by_kind(objs, "Role"), "no namespaced Role")
 
 
 def palisade_default(objs: list) -> None:

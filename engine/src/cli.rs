@@ -50,15 +50,23 @@ pub enum Command {
         /// Propose an exclusion only for a (rule, variable) seen at least N times.
         #[arg(long, value_name = "N", default_value_t = 1)]
         min_count: usize,
+        /// First id of the generated rules (95000-95999); give files loaded together (the
+        /// cluster-wide rules and a pod's own) ranges that do not overlap, e.g. 95500.
+        #[arg(long, value_name = "ID", default_value_t = *crate::tune::GENERATED_IDS.start())]
+        first_id: u32,
     },
 }
 
-fn tune(log: &std::path::Path, min_count: usize) -> ExitCode {
+fn tune(log: &std::path::Path, opts: crate::tune::Options) -> ExitCode {
+    if let Err(e) = opts.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let res = if log.as_os_str() == "-" {
-        crate::tune::tune(std::io::stdin().lock(), min_count)
+        crate::tune::tune(std::io::stdin().lock(), opts)
     } else {
         match std::fs::File::open(log) {
-            Ok(f) => crate::tune::tune(std::io::BufReader::new(f), min_count),
+            Ok(f) => crate::tune::tune(std::io::BufReader::new(f), opts),
             Err(e) => {
                 eprintln!("error: --log {}: {e}", log.display());
                 return ExitCode::from(EXIT_CONFIG);
@@ -96,8 +104,17 @@ impl Args {
 
 /// Parse, load, run; returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
-    if let Some(Command::Tune { log, min_count }) = &args.command {
-        return tune(log, *min_count);
+    if let Some(Command::Tune {
+        log,
+        min_count,
+        first_id,
+    }) = &args.command
+    {
+        let opts = crate::tune::Options {
+            min_count: *min_count,
+            first_id: *first_id,
+        };
+        return tune(log, opts);
     }
     let overrides = args.overrides();
     if let Some(path) = &args.check_config {

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use palisade_api::{
-    EnginePorts, Error, LogLevel, Mode, ParanoiaLevel, PodAnnotations, Quantity, RedirectMode,
-    RedirectSettings, names,
+    ConfigMapName, EnginePorts, Error, LogLevel, Mode, ParanoiaLevel, PodAnnotations, Quantity,
+    RedirectMode, RedirectSettings, names,
 };
 
 use crate::config::EngineConfig;
@@ -24,6 +24,8 @@ pub struct PodSettings {
     pub memory_request: Quantity,
     pub cpu_limit: Quantity,
     pub memory_limit: Quantity,
+    /// `palisade.dev/rules-configmap`: this pod's own rules, loaded after the cluster-wide ones.
+    pub rules_config_map: Option<ConfigMapName>,
     /// `palisade.dev/*` annotations Palisade does not read (returned as warnings).
     pub unknown: Vec<String>,
 }
@@ -57,6 +59,7 @@ pub fn parse(
         memory_limit: a
             .engine_memory_limit
             .unwrap_or_else(|| engine.memory_limit.clone()),
+        rules_config_map: a.rules_config_map,
         unknown: a.unknown,
     };
     Quantity::check_request_le_limit(

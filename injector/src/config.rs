@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use palisade_api::{LogLevel, Mode, ParanoiaLevel, Quantity, RedirectMode};
+use palisade_api::{ConfigMapName, LogLevel, Mode, ParanoiaLevel, Quantity, RedirectMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -21,6 +21,12 @@ pub enum ConfigError {
         field: &'static str,
         value: String,
         allowed: &'static str,
+    },
+    /// A field checked by the contract crate's parser (the message names it).
+    #[error("invalid config {path}: {source}")]
+    Contract {
+        path: String,
+        source: Box<palisade_api::Error>,
     },
 }
 
@@ -43,7 +49,8 @@ pub struct EngineConfig {
     pub memory_request: Quantity,
     pub cpu_limit: Quantity,
     pub memory_limit: Quantity,
-    /// ConfigMap with the user's rules, mounted at `/etc/palisade/rules`.
+    /// Cluster-wide ConfigMap with the user's rules, mounted at `/etc/palisade/rules` in every
+    /// injected pod (a pod's `palisade.dev/rules-configmap` adds its own after it).
     #[serde(default)]
     pub rules_config_map: Option<String>,
 }
@@ -94,12 +101,20 @@ impl InjectorConfig {
             path: path.to_owned(),
             source,
         })?;
-        cfg.validate()?;
+        cfg.validate(path)?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
         self.kube_minor()?;
+        if let Some(cm) = &self.engine.rules_config_map {
+            ConfigMapName::parse("engine.rulesConfigMap", cm).map_err(|source| {
+                ConfigError::Contract {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                }
+            })?;
+        }
         if let Some(net) = &self.multus_network
             && (net.is_empty() || net.split('/').count() > 2)
         {

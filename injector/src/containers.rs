@@ -20,8 +20,12 @@ use crate::annotations::PodSettings;
 use crate::config::{EngineConfig, RedirectConfig};
 
 pub const TMP_VOLUME: &str = "palisade-tmp";
+/// The cluster-wide rules ConfigMap (chart `engine.crs.configMap`).
 pub const RULES_VOLUME: &str = "palisade-rules";
 pub const RULES_DIR: &str = "/etc/palisade/rules";
+/// The pod's own rules ConfigMap (`palisade.dev/rules-configmap`).
+pub const POD_RULES_VOLUME: &str = "palisade-pod-rules";
+pub const POD_RULES_DIR: &str = "/etc/palisade/pod-rules";
 /// The rule set the engine image ships (its `PALISADE_INSPECTION_RULES` default): CRS setup,
 /// then the CRS rules, in the order CRS requires.
 pub const IMAGE_RULES: &str =
@@ -95,18 +99,22 @@ pub fn engine(cfg: &EngineConfig, s: &PodSettings, native: bool) -> Container {
         mount_path: "/tmp".to_owned(),
         ..Default::default()
     }];
-    if cfg.rules_config_map.is_some() {
-        // The user's rules and exclusions load after the CRS the image ships.
-        env_vars.push(env(
-            "PALISADE_INSPECTION_RULES",
-            format!("{IMAGE_RULES},{RULES_DIR}/*.conf"),
-        ));
-        mounts.push(VolumeMount {
-            name: RULES_VOLUME.to_owned(),
-            mount_path: RULES_DIR.to_owned(),
-            read_only: Some(true),
-            ..Default::default()
-        });
+    let rules = rule_mounts(cfg, s);
+    if !rules.is_empty() {
+        // The user's rules and exclusions load after the CRS the image ships, cluster-wide
+        // first, so a pod's own exclusions can refine them. Each directory is a ConfigMap
+        // volume: kubelet swaps its `..data` link on a change and the engine reloads.
+        let mut list = IMAGE_RULES.to_owned();
+        for m in &rules {
+            list.push_str(&format!(",{}/*.conf", m.dir));
+            mounts.push(VolumeMount {
+                name: m.volume.to_owned(),
+                mount_path: m.dir.to_owned(),
+                read_only: Some(true),
+                ..Default::default()
+            });
+        }
+        env_vars.push(env("PALISADE_INSPECTION_RULES", list));
     }
     Container {
         name: names::ENGINE_CONTAINER.to_owned(),
@@ -203,7 +211,40 @@ pub fn init(redirect: &RedirectConfig, engine: &EngineConfig, s: &PodSettings) -
     }
 }
 
-pub fn volumes(cfg: &EngineConfig) -> Vec<Volume> {
+/// A ConfigMap of rules mounted read-only into the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMount {
+    pub volume: &'static str,
+    pub dir: &'static str,
+    pub config_map: String,
+}
+
+/// The rule ConfigMaps of a pod, in load order: the cluster-wide one (chart
+/// `engine.crs.configMap`), then the pod's own (`palisade.dev/rules-configmap`). Both apply;
+/// a pod naming the cluster-wide ConfigMap gets it once (loading it twice would fail on
+/// duplicate rule ids).
+pub fn rule_mounts(cfg: &EngineConfig, s: &PodSettings) -> Vec<RuleMount> {
+    let mut out = Vec::new();
+    if let Some(cm) = &cfg.rules_config_map {
+        out.push(RuleMount {
+            volume: RULES_VOLUME,
+            dir: RULES_DIR,
+            config_map: cm.clone(),
+        });
+    }
+    if let Some(cm) = &s.rules_config_map
+        && cfg.rules_config_map.as_deref() != Some(cm.as_str())
+    {
+        out.push(RuleMount {
+            volume: POD_RULES_VOLUME,
+            dir: POD_RULES_DIR,
+            config_map: cm.to_string(),
+        });
+    }
+    out
+}
+
+pub fn volumes(cfg: &EngineConfig, s: &PodSettings) -> Vec<Volume> {
     let mut v = vec![Volume {
         name: TMP_VOLUME.to_owned(),
         empty_dir: Some(EmptyDirVolumeSource {
@@ -212,11 +253,13 @@ pub fn volumes(cfg: &EngineConfig) -> Vec<Volume> {
         }),
         ..Default::default()
     }];
-    if let Some(cm) = &cfg.rules_config_map {
+    for m in rule_mounts(cfg, s) {
+        // Not optional: a pod whose rules ConfigMap is missing waits (kubelet reports the
+        // missing ConfigMap in the pod's events) instead of starting without its rules.
         v.push(Volume {
-            name: RULES_VOLUME.to_owned(),
+            name: m.volume.to_owned(),
             config_map: Some(ConfigMapVolumeSource {
-                name: cm.clone(),
+                name: m.config_map,
                 ..Default::default()
             }),
             ..Default::default()

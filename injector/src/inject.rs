@@ -171,7 +171,7 @@ pub fn decide(
     if !native {
         ops.push(json!({ "op": "add", "path": "/spec/containers/-", "value": to_value(&engine) }));
     }
-    let volumes: Vec<Value> = containers::volumes(&cfg.engine)
+    let volumes: Vec<Value> = containers::volumes(&cfg.engine, &settings)
         .iter()
         .map(to_value)
         .collect();
@@ -182,11 +182,19 @@ pub fn decide(
             ops.push(json!({ "op": "add", "path": "/spec/volumes/-", "value": v }));
         }
     }
-    let warnings = settings
+    let mut warnings: Vec<String> = settings
         .unknown
         .iter()
         .map(|a| format!("palisade: unknown annotation {a} ignored"))
         .collect();
+    if let Some(cm) = &settings.rules_config_map
+        && cfg.engine.rules_config_map.as_deref() == Some(cm.as_str())
+    {
+        warnings.push(format!(
+            "palisade: {} names {cm}, the cluster-wide rules ConfigMap; it is loaded once",
+            names::RULES_CONFIG_MAP
+        ));
+    }
     Decision::Patch {
         patch: Value::Array(ops),
         warnings,

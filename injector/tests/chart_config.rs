@@ -62,3 +62,21 @@ fn bad_config_values_name_the_field() {
         .to_string();
     assert!(err.contains("x.json") && err.contains("loud"), "{err}");
 }
+
+#[test]
+fn cluster_wide_rules_configmap_must_be_a_configmap_name() {
+    // `engine.crs.source: configMap` with `engine.crs.configMap` left empty renders "".
+    for bad in ["", "Shop_Rules"] {
+        let mut v = common::base_config_json();
+        v["engine"]["rulesConfigMap"] = serde_json::json!(bad);
+        let err = InjectorConfig::from_json(&v.to_string(), "x.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "invalid config x.json: engine.rulesConfigMap: invalid value {bad:?}"
+            )) && err.contains("DNS-1123"),
+            "{err}"
+        );
+    }
+}

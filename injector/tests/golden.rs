@@ -270,3 +270,155 @@ fn cni_mode_with_validate_adds_palisade_validate_before_the_engine() {
         json!("RuntimeDefault")
     );
 }
+
+fn volume_config_maps(doc: &Value) -> Vec<(String, String)> {
+    doc["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v.get("configMap").is_some())
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["configMap"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn mounts(container: &Value) -> Vec<(String, String, bool)> {
+    container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                m["mountPath"].as_str().unwrap().to_owned(),
+                m["readOnly"] == true,
+            )
+        })
+        .collect()
+}
+
+const IMAGE_CRS: &str =
+    "/usr/share/palisade/crs/crs-setup.conf,/usr/share/palisade/crs/rules/*.conf";
+
+#[test]
+fn rules_configmap_annotation_mounts_the_pods_rules_read_only_after_the_crs() {
+    let doc = patched(
+        "web-rules-annotation.yaml",
+        &config_with(|_| {}),
+        &BTreeMap::new(),
+    );
+    let engine = &doc["spec"]["initContainers"][0];
+    assert_eq!(
+        engine_env(engine, "PALISADE_INSPECTION_RULES"),
+        format!("{IMAGE_CRS},/etc/palisade/pod-rules/*.conf")
+    );
+    assert_eq!(
+        volume_config_maps(&doc),
+        [("palisade-pod-rules".to_owned(), "web-exclusions".to_owned())]
+    );
+    assert!(
+        mounts(engine).contains(&(
+            "palisade-pod-rules".to_owned(),
+            "/etc/palisade/pod-rules".to_owned(),
+            true
+        )),
+        "{engine}"
+    );
+    check_golden("web-rules-annotation.yaml", &doc);
+}
+
+#[test]
+fn without_the_annotation_or_a_cluster_configmap_the_engine_keeps_the_images_rules() {
+    let doc = patched("web-labelled.yaml", &config_with(|_| {}), &BTreeMap::new());
+    let engine = &doc["spec"]["initContainers"][0];
+    assert!(
+        !engine["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "PALISADE_INSPECTION_RULES"),
+        "the image's own default applies: {engine}"
+    );
+    assert!(volume_config_maps(&doc).is_empty(), "{doc}");
+    assert_eq!(
+        mounts(engine),
+        [("palisade-tmp".to_owned(), "/tmp".to_owned(), false)]
+    );
+}
+
+#[test]
+fn cluster_wide_rules_load_first_then_the_pods_own() {
+    let cfg = config_with(|c| c["engine"]["rulesConfigMap"] = json!("org-baseline"));
+    let doc = patched("web-rules-annotation.yaml", &cfg, &BTreeMap::new());
+    let engine = &doc["spec"]["initContainers"][0];
+    assert_eq!(
+        engine_env(engine, "PALISADE_INSPECTION_RULES"),
+        format!("{IMAGE_CRS},/etc/palisade/rules/*.conf,/etc/palisade/pod-rules/*.conf")
+    );
+    assert_eq!(
+        volume_config_maps(&doc),
+        [
+            ("palisade-rules".to_owned(), "org-baseline".to_owned()),
+            ("palisade-pod-rules".to_owned(), "web-exclusions".to_owned()),
+        ]
+    );
+    let m = mounts(engine);
+    for dir in ["/etc/palisade/rules", "/etc/palisade/pod-rules"] {
+        assert!(m.iter().any(|(_, p, ro)| p == dir && *ro), "{dir}: {m:?}");
+    }
+    check_golden("web-rules-annotation-and-cluster.yaml", &doc);
+}
+
+#[test]
+fn annotation_naming_the_cluster_wide_configmap_loads_it_once_with_a_warning() {
+    let cfg = config_with(|c| c["engine"]["rulesConfigMap"] = json!("web-exclusions"));
+    let mut doc = fixture("web-rules-annotation.yaml");
+    let pod: Pod = serde_json::from_value(doc.clone()).unwrap();
+    let Decision::Patch { patch, warnings } = decide(&pod, "shop", &BTreeMap::new(), &cfg) else {
+        panic!("not patched")
+    };
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("palisade.dev/rules-configmap")
+                && w.contains("web-exclusions")
+                && w.contains("once")),
+        "{warnings:?}"
+    );
+    let patch: json_patch::Patch = serde_json::from_value(patch).unwrap();
+    json_patch::patch(&mut doc, &patch).unwrap();
+    assert_eq!(
+        volume_config_maps(&doc),
+        [("palisade-rules".to_owned(), "web-exclusions".to_owned())]
+    );
+    assert_eq!(
+        engine_env(
+            &doc["spec"]["initContainers"][0],
+            "PALISADE_INSPECTION_RULES"
+        ),
+        format!("{IMAGE_CRS},/etc/palisade/rules/*.conf")
+    );
+}
+
+#[test]
+fn invalid_rules_configmap_annotation_is_denied_naming_annotation_value_and_allowed() {
+    for bad in ["Web_Exclusions", "", "rules/../x", "-rules"] {
+        let mut doc = fixture("web-rules-annotation.yaml");
+        doc["metadata"]["annotations"]["palisade.dev/rules-configmap"] = json!(bad);
+        let pod: Pod = serde_json::from_value(doc).unwrap();
+        let Decision::Deny(msg) = decide(&pod, "shop", &BTreeMap::new(), &config_with(|_| {}))
+        else {
+            panic!("{bad:?} not denied")
+        };
+        assert!(
+            msg.starts_with(&format!(
+                "palisade: palisade.dev/rules-configmap: invalid value {bad:?}"
+            )) && msg.contains("DNS-1123 subdomain"),
+            "{msg}"
+        );
+    }
+}

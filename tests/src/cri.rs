@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 
 use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use k8s_cri::v1::{
-    LinuxPodSandboxConfig, PodSandboxConfig, PodSandboxMetadata, PodSandboxStatusRequest,
-    RemovePodSandboxRequest, RunPodSandboxRequest, StatusRequest, StopPodSandboxRequest,
+    ContainerConfig, ContainerStatus, ContainerStatusRequest, CreateContainerRequest,
+    LinuxPodSandboxConfig, ListContainersRequest, ListPodSandboxRequest, PodSandboxConfig,
+    PodSandboxMetadata, PodSandboxStatusRequest, RemovePodSandboxRequest, RunPodSandboxRequest,
+    StartContainerRequest, StatusRequest, StopContainerRequest, StopPodSandboxRequest,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -65,6 +67,10 @@ pub struct Sandbox {
     pub ip: Ipv4Addr,
     /// The pause process; `/proc/<pid>/ns/net` is the pod's network namespace.
     pub pid: u32,
+    /// The config it was created with: CreateContainer takes it again, as kubelet sends it.
+    pub config: PodSandboxConfig,
+    /// The pod's log directory; container logs are `<name>/0.log` under it.
+    pub log_dir: PathBuf,
 }
 
 impl Sandbox {
@@ -182,13 +188,26 @@ fn tar_entry(builder: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, bytes: 
 
 /// An OCI image-layout archive with one uncompressed layer holding `/pause`.
 pub fn pause_archive(pause: &[u8]) -> Vec<u8> {
+    image_archive(
+        PAUSE_IMAGE,
+        &[("pause", 0o755, pause)],
+        json!({ "Entrypoint": ["/pause"] }),
+    )
+}
+
+/// An OCI image-layout archive named `name` (`localhost/x:tag`) with one uncompressed layer
+/// holding `files` (path, mode, bytes) and the image config `config` (`Entrypoint`, `User`).
+pub fn image_archive(name: &str, files: &[(&str, u32, &[u8])], config: Value) -> Vec<u8> {
     let mut layer = tar::Builder::new(Vec::new());
-    tar_entry(&mut layer, "pause", 0o755, pause);
+    for (path, mode, bytes) in files {
+        tar_entry(&mut layer, path, *mode, bytes);
+    }
     let layer = layer.into_inner().expect("layer tar");
+    let tag = name.rsplit_once(':').map_or("latest", |(_, t)| t);
     let config = serde_json::to_vec(&json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": { "Entrypoint": ["/pause"] },
+        "config": config,
         "rootfs": { "type": "layers", "diff_ids": [sha256(&layer)] },
     }))
     .expect("config json");
@@ -213,8 +232,8 @@ pub fn pause_archive(pause: &[u8]) -> Vec<u8> {
             "digest": sha256(&manifest), "size": manifest.len(),
             "platform": { "architecture": "amd64", "os": "linux" },
             "annotations": {
-                "io.containerd.image.name": PAUSE_IMAGE,
-                "org.opencontainers.image.ref.name": "test",
+                "io.containerd.image.name": name,
+                "org.opencontainers.image.ref.name": tag,
             },
         }],
     }))
@@ -599,6 +618,8 @@ impl Containerd {
             pod.name,
             self.sandboxes.lock().map(|s| s.len()).unwrap_or(0)
         );
+        let log_dir = self.dir().join("logs").join(&uid);
+        std::fs::create_dir_all(&log_dir).expect("pod log dir");
         let config = PodSandboxConfig {
             metadata: Some(PodSandboxMetadata {
                 name: pod.name.clone(),
@@ -607,7 +628,7 @@ impl Containerd {
                 attempt: 0,
             }),
             hostname: pod.name.clone(),
-            log_directory: self.dir().join("logs").display().to_string(),
+            log_directory: log_dir.display().to_string(),
             annotations: pod.annotations.clone(),
             labels: HashMap::from([("app".to_string(), pod.name.clone())]),
             linux: Some(LinuxPodSandboxConfig::default()),
@@ -617,7 +638,7 @@ impl Containerd {
         let id = self
             .rt
             .block_on(client.run_pod_sandbox(RunPodSandboxRequest {
-                config: Some(config),
+                config: Some(config.clone()),
                 runtime_handler: String::new(),
             }))
             .map_err(|status| status.message().to_string())?
@@ -649,6 +670,8 @@ impl Containerd {
                 .parse()
                 .unwrap_or_else(|e| panic!("sandbox IP `{ip}`: {e}")),
             pid,
+            config,
+            log_dir,
         };
         assert!(pid > 0, "sandbox has no pid: {info}");
         self.sandboxes
@@ -674,6 +697,169 @@ impl Containerd {
         if let Ok(mut list) = self.sandboxes.lock() {
             list.retain(|s| s.id != sandbox.id);
         }
+    }
+
+    /// A node on which palisade-cni is not in the chain (before its installer ever ran, or
+    /// with `redirect: init` only): the installer is stopped (it keeps the plugin in place),
+    /// the primary CNI's conflist is written without it, and containerd has loaded that.
+    pub fn without_palisade_in_chain(&mut self) {
+        let status = self.stop_installer();
+        assert!(status.success(), "installer exit on SIGTERM: {status}");
+        std::fs::write(
+            self.conflist_path(),
+            serde_json::to_vec_pretty(&primary_conflist(self.dir())).expect("json"),
+        )
+        .expect("write the primary conflist");
+        wait_for(
+            "containerd to load the conflist without palisade-cni",
+            Duration::from_secs(30),
+            || self.loaded_plugins().last().map(String::as_str) == Some("bridge"),
+        );
+    }
+
+    /// `ctr -n k8s.io images import` of an OCI archive (its images keep the names the
+    /// archive gives them, e.g. `localhost/palisade-engine:test`); no registry.
+    pub fn import_image(&self, archive: &Path) {
+        let out = Command::new("ctr")
+            .arg("--address")
+            .arg(self.dir().join("containerd.sock"))
+            .args(["-n", "k8s.io", "images", "import"])
+            .arg(archive)
+            .output()
+            .expect("run ctr");
+        assert!(
+            out.status.success(),
+            "ctr images import {}: {}{}",
+            archive.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// CreateContainer in `sandbox`; `Err` carries the runtime's message.
+    pub fn create_container(
+        &self,
+        sandbox: &Sandbox,
+        config: ContainerConfig,
+    ) -> Result<String, String> {
+        let mut client = self.client.clone();
+        self.rt
+            .block_on(client.create_container(CreateContainerRequest {
+                pod_sandbox_id: sandbox.id.clone(),
+                config: Some(config),
+                sandbox_config: Some(sandbox.config.clone()),
+            }))
+            .map(|r| r.into_inner().container_id)
+            .map_err(|status| status.message().to_string())
+    }
+
+    /// StartContainer; `Err` carries the runtime's message.
+    pub fn start_container(&self, id: &str) -> Result<(), String> {
+        let mut client = self.client.clone();
+        self.rt
+            .block_on(client.start_container(StartContainerRequest {
+                container_id: id.to_string(),
+            }))
+            .map(|_| ())
+            .map_err(|status| status.message().to_string())
+    }
+
+    /// ContainerStatus (verbose), and the PID of its process from the runtime's info (0
+    /// when it is not running).
+    pub fn container_status(&self, id: &str) -> (ContainerStatus, u32) {
+        let mut client = self.client.clone();
+        let resp = self
+            .rt
+            .block_on(client.container_status(ContainerStatusRequest {
+                container_id: id.to_string(),
+                verbose: true,
+            }))
+            .unwrap_or_else(|e| panic!("ContainerStatus {id}: {e}"))
+            .into_inner();
+        let info: Value = resp
+            .info
+            .get("info")
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or(Value::Null);
+        let status = resp
+            .status
+            .unwrap_or_else(|| panic!("ContainerStatus {id}: no status"));
+        (status, info["pid"].as_u64().unwrap_or(0) as u32)
+    }
+
+    /// StopContainer for every id at once (as kubelet stops a pod's regular containers in
+    /// parallel), each with `grace_seconds` between SIGTERM and SIGKILL; returns when all
+    /// have stopped.
+    pub fn stop_containers(&self, ids: &[String], grace_seconds: i64) {
+        let client = self.client.clone();
+        self.rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for id in ids {
+                let mut client = client.clone();
+                let id = id.clone();
+                set.spawn(async move {
+                    let r = client
+                        .stop_container(StopContainerRequest {
+                            container_id: id.clone(),
+                            timeout: grace_seconds,
+                        })
+                        .await;
+                    (id, r)
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                let (id, r) = done.expect("StopContainer task");
+                r.unwrap_or_else(|e| panic!("StopContainer {id}: {e}"));
+            }
+        });
+    }
+
+    /// Every container the runtime knows (all sandboxes), as (id, name, sandbox id).
+    pub fn containers(&self) -> Vec<(String, String, String)> {
+        let mut client = self.client.clone();
+        self.rt
+            .block_on(client.list_containers(ListContainersRequest { filter: None }))
+            .expect("ListContainers")
+            .into_inner()
+            .containers
+            .into_iter()
+            .map(|c| {
+                let name = c.metadata.map(|m| m.name).unwrap_or_default();
+                (c.id, name, c.pod_sandbox_id)
+            })
+            .collect()
+    }
+
+    /// Ids of every sandbox the runtime knows.
+    pub fn sandbox_ids(&self) -> Vec<String> {
+        let mut client = self.client.clone();
+        self.rt
+            .block_on(client.list_pod_sandbox(ListPodSandboxRequest { filter: None }))
+            .expect("ListPodSandbox")
+            .into_inner()
+            .items
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// `ctr -n k8s.io tasks ls`: the runtime's running tasks (sandboxes and containers).
+    pub fn tasks(&self) -> String {
+        let out = Command::new("ctr")
+            .arg("--address")
+            .arg(self.dir().join("containerd.sock"))
+            .args(["-n", "k8s.io", "tasks", "ls", "-q"])
+            .output()
+            .expect("run ctr");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The network namespaces containerd keeps mounted (under its state dir).
+    pub fn netns_mounts(&self) -> Vec<PathBuf> {
+        let dir = self.dir().join("state/io.containerd.grpc.v1.cri/netns");
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
     }
 
     /// PIDs of processes started for this test's containerd that are not our children:
@@ -734,6 +920,8 @@ impl Drop for Containerd {
         }
         // Leave the dir for a post-mortem when the test failed.
         if std::thread::panicking() {
+            // The TempDir field drops after this; without this it would delete the dir.
+            self.dir.disable_cleanup(true);
             let kept = self.dir.path().to_path_buf();
             eprintln!("containerd test dir kept at {}", kept.display());
             let mut f = File::create(kept.join("KEPT")).ok();

@@ -56,6 +56,7 @@ pub mod cri;
 mod engine;
 mod env;
 pub mod ftw;
+pub mod kubelet;
 mod netns;
 mod node;
 mod pod;

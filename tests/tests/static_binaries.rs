@@ -1,6 +1,6 @@
-//! `palisade-cni` runs in the host's mount namespace of every node, whatever its C library:
-//! the binaries `scripts/build-static.sh` builds (and the images ship) must need no dynamic
-//! loader and no shared library. Checked twice: the ELF program and dynamic headers, and
+//! `palisade-cni` runs in the host's mount namespace of every node, whatever its C library,
+//! and the images are FROM scratch: the binaries `scripts/build-static.sh` builds (and the
+//! images ship) must need no dynamic loader and no shared library. Checked twice: the ELF program and dynamic headers, and
 //! `ldd`. Under CI=true a missing static build fails the test.
 
 // An integration-test crate: helpers outside #[test] fns panic to report a failure, as the
@@ -54,9 +54,16 @@ fn elf_dynamic_needs(bytes: &[u8]) -> (bool, usize) {
     (interp, needed)
 }
 
+/// Every binary the images ship: the images are FROM scratch (scripts/build-images.sh).
 #[test]
-fn cni_plugin_and_init_are_statically_linked() {
-    for name in ["palisade-cni", "palisade-init"] {
+fn every_image_binary_is_statically_linked() {
+    for name in [
+        "palisade-cni",
+        "palisade-init",
+        "palisade-validate",
+        "palisade-engine",
+        "palisade-injector",
+    ] {
         let path = static_bin(name);
         let bytes = std::fs::read(&path).unwrap();
         let (interp, needed) = elf_dynamic_needs(&bytes);

@@ -26,23 +26,44 @@ pub enum RulesError {
     Config(#[from] ConfigError),
 }
 
+// === impl RulesError ===
+
+impl RulesError {
+    /// The rule file and line a load error points at, for operators and log filters.
+    pub fn location(&self) -> Option<(&str, usize)> {
+        match self {
+            RulesError::Load(
+                palisade_inspect::LoadError::Syntax { file, line, .. }
+                | palisade_inspect::LoadError::EmptyInclude { file, line, .. },
+            ) => Some((file.as_str(), *line)),
+            _ => None,
+        }
+    }
+}
+
+/// The files one `inspection.rules` entry names, sorted. Paths are kept as the pattern
+/// names them: a Kubernetes ConfigMap key is `DIR/KEY` (a symlink through `..data`), so
+/// errors name the key the user wrote, not kubelet's timestamped directory.
+pub fn matching_files(pattern: &str) -> Result<Vec<std::path::PathBuf>, glob::PatternError> {
+    let mut matched: Vec<_> = glob::glob(pattern)?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    matched.sort();
+    Ok(matched)
+}
+
 /// Expand `inspection.rules` into files, in order; each entry must match a file.
 pub fn rule_files(cfg: &Inspection) -> Result<Vec<std::path::PathBuf>, ConfigError> {
     let mut files = Vec::new();
     for pattern in &cfg.rules {
         let allowed = "a readable rule file or a glob matching at least one file";
-        let paths = glob::glob(pattern)
+        let matched = matching_files(pattern)
             .map_err(|_| ConfigError::invalid("inspection.rules", pattern, allowed))?;
-        let before = files.len();
-        let mut matched: Vec<_> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        matched.sort();
-        files.extend(matched);
-        if files.len() == before {
+        if matched.is_empty() {
             return Err(ConfigError::invalid("inspection.rules", pattern, allowed));
         }
+        files.extend(matched);
     }
     Ok(files)
 }

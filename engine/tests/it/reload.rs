@@ -102,3 +102,168 @@ async fn invalid_reload_is_rejected_and_serving_continues() {
     assert_eq!(client::get(engine.addr, "/").await.status(), 200);
     assert_eq!(engine.admin_get("/readyz").await.0, 200);
 }
+
+/// A ConfigMap volume as kubelet's atomic writer lays it out and updates it: the data lives
+/// in a hidden timestamped directory, `..data` is a symlink to it, and each key is a symlink
+/// `KEY -> ..data/KEY`. An update writes a new timestamped directory, points `..data_tmp` at
+/// it, renames `..data_tmp` over `..data` (the one atomic step), adds links for new keys,
+/// removes links of dropped keys, then deletes the old directory.
+struct ConfigMapVolume {
+    dir: std::path::PathBuf,
+    generation: u32,
+}
+
+impl ConfigMapVolume {
+    fn new(dir: std::path::PathBuf, data: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut v = ConfigMapVolume { dir, generation: 0 };
+        v.update(data);
+        v
+    }
+
+    fn update(&mut self, data: &[(&str, &str)]) {
+        use std::os::unix::fs::symlink;
+        self.generation += 1;
+        let old = std::fs::read_link(self.dir.join("..data")).ok();
+        let ts = format!("..2026_12_02_06_30_00.{:09}", self.generation);
+        std::fs::create_dir(self.dir.join(&ts)).unwrap();
+        for (key, value) in data {
+            std::fs::write(self.dir.join(&ts).join(key), value).unwrap();
+        }
+        symlink(&ts, self.dir.join("..data_tmp")).unwrap();
+        std::fs::rename(self.dir.join("..data_tmp"), self.dir.join("..data")).unwrap();
+        for (key, _) in data {
+            let link = self.dir.join(key);
+            if std::fs::symlink_metadata(&link).is_err() {
+                symlink(format!("..data/{key}"), &link).unwrap();
+            }
+        }
+        for entry in std::fs::read_dir(&self.dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.starts_with("..") && !data.iter().any(|(k, _)| *k == name) {
+                std::fs::remove_file(self.dir.join(&name)).unwrap();
+            }
+        }
+        if let Some(old) = old {
+            std::fs::remove_dir_all(self.dir.join(old)).unwrap();
+        }
+    }
+}
+
+fn probe_rule(id: u32, value: &str) -> String {
+    format!(
+        "SecRule ARGS:probe \"@streq {value}\" \"id:{id},phase:1,deny,status:403,msg:'probe {value}'\"\n"
+    )
+}
+
+async fn status(engine: &Engine, path: &str) -> u16 {
+    client::get(engine.addr, path).await.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configmap_update_reloads_rules_and_a_bad_rule_keeps_the_old_ones() {
+    let app = app::http().await;
+    let root = tempfile::tempdir().unwrap();
+    // As the injector mounts them: the cluster-wide ConfigMap, then the pod's own.
+    let cluster = ConfigMapVolume::new(
+        root.path().join("rules"),
+        &[("baseline.conf", &probe_rule(1001, "cluster"))],
+    );
+    let mut pod = ConfigMapVolume::new(
+        root.path().join("pod-rules"),
+        &[
+            ("exclusions.conf", &probe_rule(2001, "one")),
+            ("README", "not a rule file"),
+        ],
+    );
+    let rules = format!(
+        "{}/*.conf,{}/*.conf",
+        cluster.dir.display(),
+        pod.dir.display()
+    );
+    let engine = Engine::start_args(
+        &["--upstream", &app.addr.to_string()],
+        "",
+        &[
+            ("PALISADE_INSPECTION_RULES", &rules),
+            ("PALISADE_INSPECTION_ALLOW_NO_RULES", "false"),
+        ],
+    );
+    assert_eq!(status(&engine, "/?probe=cluster").await, 403);
+    assert_eq!(status(&engine, "/?probe=one").await, 403);
+    assert_eq!(status(&engine, "/?probe=two").await, 200);
+
+    // A good change, with a new key: the new rules apply on the live engine.
+    pod.update(&[
+        ("exclusions.conf", &probe_rule(2001, "two")),
+        ("extra.conf", &probe_rule(2002, "three")),
+    ]);
+    wait_metric(&engine, OK, 1.0).await;
+    let start = Instant::now();
+    while status(&engine, "/?probe=three").await != 403 {
+        // A new key's link appears just after the swap: a second reload may follow.
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "extra.conf never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        status(&engine, "/?probe=two").await,
+        403,
+        "changed rule applies"
+    );
+    assert_eq!(status(&engine, "/?probe=one").await, 200, "old rule gone");
+    assert_eq!(
+        status(&engine, "/?probe=cluster").await,
+        403,
+        "cluster rules kept"
+    );
+    let ok_before_bad = engine.metric(OK).await;
+
+    // A bad rule on line 2: refused, counted, logged with the file and line; the previous
+    // rules stay in force.
+    pod.update(&[
+        (
+            "exclusions.conf",
+            &format!(
+                "{}SecRule ARGS \"@nosuchop x\" \"id:2003,phase:1,deny\"\n",
+                probe_rule(2001, "four")
+            ),
+        ),
+        ("extra.conf", &probe_rule(2002, "three")),
+    ]);
+    wait_metric(&engine, FAILED, 1.0).await;
+    let file = pod.dir.join("exclusions.conf");
+    let line = engine.wait_log(
+        &[&format!("{}:2", file.display()), "line=2"],
+        Duration::from_secs(10),
+    );
+    assert!(line.contains("ERROR"), "{line}");
+    assert_eq!(
+        engine.metric(OK).await,
+        ok_before_bad,
+        "no successful reload"
+    );
+    assert_eq!(
+        status(&engine, "/?probe=two").await,
+        403,
+        "old rules enforced"
+    );
+    assert_eq!(
+        status(&engine, "/?probe=four").await,
+        200,
+        "bad file not loaded"
+    );
+    assert_eq!(engine.admin_get("/readyz").await.0, 200);
+
+    // Fixing it reloads again.
+    pod.update(&[("exclusions.conf", &probe_rule(2001, "four"))]);
+    wait_metric(&engine, OK, ok_before_bad + 1.0).await;
+    assert_eq!(status(&engine, "/?probe=four").await, 403);
+    assert_eq!(
+        status(&engine, "/?probe=three").await,
+        200,
+        "dropped key unloaded"
+    );
+}

@@ -20,6 +20,8 @@ pub struct Engine {
     pub admin: SocketAddr,
     pub tls: Option<SocketAddr>,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The engine's diagnostics (stderr), also echoed to the test's stderr.
+    log: Arc<Mutex<Vec<String>>>,
     pub dir: tempfile::TempDir,
     pub config_path: std::path::PathBuf,
 }
@@ -49,7 +51,7 @@ impl Engine {
             .env("PALISADE_INSPECTION_ALLOW_NO_RULES", "true")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn palisade-engine");
         let stdout = child.stdout.take().unwrap();
@@ -61,8 +63,19 @@ impl Engine {
                 sink.lock().unwrap().push(line);
             }
         });
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
         let mut engine = Engine {
             child,
+            log,
             addr: "0.0.0.0:0".parse().unwrap(),
             admin: "0.0.0.0:0".parse().unwrap(),
             tls: None,
@@ -111,6 +124,29 @@ impl Engine {
             if start.elapsed() > timeout {
                 panic!("timed out; engine output: {:?}", self.lines.lock().unwrap());
             }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for a diagnostics (stderr) line containing every one of `parts`; returns it.
+    pub fn wait_log(&self, parts: &[&str], timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let found = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no log line with {parts:?}; stderr: {:?}",
+                self.log.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
