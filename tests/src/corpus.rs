@@ -5,8 +5,10 @@
 //! binary parts, JSON and XML structures) and unusual request targets. Deterministic:
 //! the same names and bytes on every run, so a listed difference names its requests.
 
-mod families;
-pub use families::{exclusion_rules, is_probe, probe_rules};
+// A path relative to this file's directory, so that inspect/tests/fast_path_corpus.rs can
+// include this file with #[path] too.
+#[path = "corpus/families.rs"]
+pub mod families;
 
 /// One request of the corpus: a stable name (`family/variant/...`) and its bytes, with
 /// `{ID}` where the request id header's value goes.

@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use palisade_tests::corpus::{CorpusRequest, corpus, exclusion_rules, is_probe, probe_rules};
+use palisade_tests::corpus::families::{exclusion_rules, is_probe, probe_rules};
+use palisade_tests::corpus::{CorpusRequest, corpus};
 use palisade_tests::{
     LocalEngine, MODSEC_NGINX_MODULE, ModsecNginx, require, send_raw, shared_dir, start_albedo,
     which, workspace_root,
