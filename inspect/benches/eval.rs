@@ -68,6 +68,21 @@ fn benign() -> Vec<Req> {
     ]
 }
 
+/// A 200 KB multipart upload: one form field and one text file (bench/cpu's upload row).
+fn uploads() -> Vec<Req> {
+    let line = "2024-05-01 10:00:00 INFO order 48213 shipped to Berlin, parcel 7 of 12\n";
+    let file = line.repeat(200 * 1024 / line.len());
+    let body = format!(
+        "--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nweekly export\r\n--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"orders.log\"\r\nContent-Type: text/plain\r\n\r\n{file}\r\n--b0undary--\r\n"
+    );
+    vec![req(
+        "POST",
+        "/api/upload",
+        Some("multipart/form-data; boundary=b0undary"),
+        body.as_bytes(),
+    )]
+}
+
 fn attacks() -> Vec<Req> {
     vec![
         req("GET", "/products?id=1%27%20OR%20%271%27%3D%271", None, b""),
@@ -94,6 +109,8 @@ fn attacks() -> Vec<Req> {
     ]
 }
 
+// Never inlined: bench/inspect/callgrind.sh counts instructions per call of it.
+#[inline(never)]
 fn eval(rs: &Arc<RuleSet>, r: &Req) -> usize {
     let mut t = rs.transaction(ConnInfo {
         client_ip: "192.0.2.7".into(),
@@ -128,7 +145,15 @@ fn run(name: &str, rs: &Arc<RuleSet>, corpus: &[Req], iters: usize) {
     if corpus.is_empty() {
         return;
     }
+    // SEQUENCE=1 names every call of `eval` in order, for bench/inspect/callgrind.sh.
+    let seq = std::env::var("SEQUENCE").is_ok();
+    let show = |r: &Req| {
+        if seq {
+            println!("call {} {}", r.head.method, r.head.uri);
+        }
+    };
     for r in &corpus {
+        show(r);
         eval(rs, r);
     }
     let mut samples = Vec::with_capacity(corpus.len() * iters);
@@ -137,6 +162,7 @@ fn run(name: &str, rs: &Arc<RuleSet>, corpus: &[Req], iters: usize) {
     let start = Instant::now();
     for _ in 0..iters {
         for r in &corpus {
+            show(r);
             let t0 = Instant::now();
             matched += eval(rs, r);
             samples.push(t0.elapsed().as_nanos() as u64);
@@ -220,6 +246,7 @@ fn main() {
     println!("prefilter: {}", rs.prefilter_summary());
     run("benign", &rs, &benign(), iters);
     run("attack", &rs, &attacks(), iters);
+    run("upload", &rs, &uploads(), iters);
 }
 
 /// CPU time of this thread (ns), from /proc: wall-clock numbers on a shared machine

@@ -163,8 +163,9 @@ pub struct Rule {
     pub skip: u32,
     pub skip_after: Option<String>,
     pub chain: Option<Box<Rule>>,
-    /// (group, bit) in the rule set's prefilter; set at load for `@rx` links whose
-    /// regex needs one of a few literals.
+    /// (group, link) in the rule set's prefilter: the link's transformation group and
+    /// its bit in the prefilter's link sets; set at load for `@rx` links whose regex
+    /// needs one of a few literals.
     pub prefilter: Option<(u32, u32)>,
     pub file: Arc<str>,
     pub line: usize,

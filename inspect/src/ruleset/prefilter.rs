@@ -10,16 +10,90 @@ use crate::rule::Rule;
 use crate::transform::Transform;
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
-use std::sync::Arc;
+
+/// Every transformation chain of the rule set, as one trie: CRS chains share long
+/// prefixes (`t:none,t:utf8toUnicode,t:urlDecodeUni,...`), and a request value's output
+/// after a prefix is computed once per transaction for every chain that starts with it.
+#[derive(Debug)]
+pub struct Chains {
+    /// Node 0 is the untransformed value; node `n > 0` applies `step[n]` to the output of
+    /// `parent[n]` (always a smaller index).
+    pub parent: Vec<u32>,
+    pub step: Vec<Transform>,
+    children: HashMap<(u32, Transform), u32>,
+    /// The node of each interned chain, by `Rule::tchain`.
+    of_tchain: Vec<u32>,
+}
+
+impl Default for Chains {
+    fn default() -> Self {
+        Chains {
+            parent: vec![0],
+            // Never applied: node 0 has no step.
+            step: vec![Transform::Lowercase],
+            children: HashMap::new(),
+            of_tchain: Vec::new(),
+        }
+    }
+}
+
+impl Chains {
+    fn intern(&mut self, tchain: u32, chain: &[Transform]) -> u32 {
+        let mut node = 0u32;
+        for &t in chain {
+            node = match self.children.get(&(node, t)) {
+                Some(&child) => child,
+                None => {
+                    let child = self.parent.len() as u32;
+                    self.parent.push(node);
+                    self.step.push(t);
+                    self.children.insert((node, t), child);
+                    child
+                }
+            };
+        }
+        let i = tchain as usize;
+        if self.of_tchain.len() <= i {
+            self.of_tchain.resize(i + 1, u32::MAX);
+        }
+        self.of_tchain[i] = node;
+        node
+    }
+
+    /// The trie node of a link's chain (`Rule::tchain`), if the link was seen at load.
+    pub fn node_of(&self, tchain: u32) -> Option<u32> {
+        self.of_tchain
+            .get(tchain as usize)
+            .copied()
+            .filter(|&n| n != u32::MAX)
+    }
+
+    /// Number of nodes, the untransformed value included.
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// The nodes from the first step to `node`, in application order (empty for node 0).
+    pub fn path(&self, node: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let mut n = node;
+        while n != 0 {
+            out.push(n);
+            n = self.parent[n as usize];
+        }
+        out.reverse();
+    }
+}
 
 /// Links that share one transformation chain.
 #[derive(Debug)]
 pub struct Group {
-    pub transforms: Arc<[Transform]>,
+    /// The chain's node in [`Chains`].
+    pub node: u32,
     /// `multiMatch` links: the regex also runs on every intermediate value, so the
     /// literals of all of them count.
     pub multi: bool,
-    /// Number of links in the group (bits of a row).
+    /// Number of links in the group.
     pub links: usize,
 }
 
@@ -33,23 +107,31 @@ pub struct Prefilter {
     /// Single-byte literals (lower-cased) and their ids: a byte-presence check is far
     /// cheaper than reporting every occurrence of a common byte from the automaton.
     pub bytes: Vec<(u8, u32)>,
-    /// Per literal id: the (group, bit) of each link needing it, sorted by group.
-    pub owners: Vec<Vec<(u32, u32)>>,
+    /// Links covered (bits of a link set).
+    pub links: usize,
+    /// Words of a link set: `links.div_ceil(64)`.
+    pub words: usize,
+    /// Per literal id, the set of links needing it: `words` words at `lit * words`.
+    pub lit_links: Vec<u64>,
     /// The literals, by pattern id.
     pub literals: Vec<Vec<u8>>,
+    /// Every link's transformation chain (not only the prefiltered ones).
+    pub chains: Chains,
 }
 
 impl Prefilter {
     /// Links, groups and literals by length, for the benchmark's report.
     pub fn summary(&self) -> String {
-        let links: usize = self.groups.iter().map(|g| g.links).sum();
+        let links = self.links;
         let mut by_len = [0usize; 4];
         for l in &self.literals {
             by_len[l.len().clamp(1, 4) - 1] += 1;
         }
         format!(
-            "{links} @rx links prefiltered in {} transformation groups; literals of length 1/2/3/4+: {}/{}/{}/{}",
+            "{links} @rx links prefiltered in {} transformation groups; {} chain-trie nodes; automaton {} KiB; literals of length 1/2/3/4+: {}/{}/{}/{}",
             self.groups.len(),
+            self.chains.len(),
+            self.ac.as_ref().map_or(0, |a| a.memory_usage() / 1024),
             by_len[0],
             by_len[1],
             by_len[2],
@@ -57,17 +139,10 @@ impl Prefilter {
         )
     }
 
-    /// The bits of `group`'s links that need literal `lit`.
-    pub fn owners_in(&self, lit: u32, group: u32) -> &[(u32, u32)] {
-        let o = &self.owners[lit as usize];
-        let start = o.partition_point(|&(g, _)| g < group);
-        let end = start + o[start..].partition_point(|&(g, _)| g == group);
-        &o[start..end]
-    }
-
-    /// Words of a group's row bitset.
-    pub fn words(&self, group: u32) -> usize {
-        self.groups[group as usize].links.div_ceil(64)
+    /// The links needing literal `lit`, as a link set.
+    pub fn links_of(&self, lit: u32) -> &[u64] {
+        let at = lit as usize * self.words;
+        &self.lit_links[at..at + self.words]
     }
 }
 
@@ -93,22 +168,26 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
     let mut lit_ids: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut lits: Vec<Vec<u8>> = Vec::new();
     let mut owners: Vec<Vec<(u32, u32)>> = Vec::new();
+    let mut chains = Chains::default();
+    let mut links = 0u32;
     for rule in rules.iter_mut() {
         let mut link: Option<&mut Rule> = Some(rule);
         while let Some(l) = link {
             l.prefilter = None;
+            let node = chains.intern(l.tchain, &l.transforms);
             if let Some(set) = eligible(l).and_then(|re| literals::required(re.as_str())) {
                 let g = *group_of
                     .entry((l.tchain, l.multi_match))
                     .or_insert_with(|| {
                         groups.push(Group {
-                            transforms: l.transforms.clone(),
+                            node,
                             multi: l.multi_match,
                             links: 0,
                         });
                         (groups.len() - 1) as u32
                     });
-                let bit = groups[g as usize].links as u32;
+                let bit = links;
+                links += 1;
                 groups[g as usize].links += 1;
                 for s in set {
                     let id = *lit_ids.entry(s.clone()).or_insert_with(|| {
@@ -123,8 +202,12 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
             link = l.chain.as_deref_mut();
         }
     }
-    for o in &mut owners {
-        o.sort_unstable();
+    let words = (links as usize).div_ceil(64);
+    let mut lit_links = vec![0u64; lits.len() * words];
+    for (lit, o) in owners.iter().enumerate() {
+        for &(_, bit) in o {
+            lit_links[lit * words + bit as usize / 64] |= 1 << (bit % 64);
+        }
     }
     let mut ac_ids = Vec::new();
     let mut bytes = Vec::new();
@@ -141,6 +224,8 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
     let ac = if multi.is_empty() {
         None
     } else {
+        // The default (contiguous NFA) automaton: a DFA saves ~3 % of a form's
+        // instructions but costs ~6 MiB of memory for the CRS's literals.
         match AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -156,8 +241,11 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
                     ac: None,
                     ac_ids: Vec::new(),
                     bytes: Vec::new(),
-                    owners: Vec::new(),
+                    links: 0,
+                    words: 0,
+                    lit_links: Vec::new(),
                     literals: Vec::new(),
+                    chains,
                 };
             }
         }
@@ -172,8 +260,11 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
         ac,
         ac_ids,
         bytes,
-        owners,
+        links: links as usize,
+        words,
+        lit_links,
         literals: lits,
+        chains,
     }
 }
 

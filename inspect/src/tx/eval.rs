@@ -24,8 +24,15 @@ impl Transaction {
             return None;
         }
         self.last_phase = phase;
-        // The host may have handed over new request data since the last phase.
-        self.pf.clear();
+        // The host may have handed over new request data since the last phase: phase 1
+        // the request line and headers, phase 2 the body's arguments. The query,
+        // headers and cookies do not change after phase 1.
+        match phase {
+            1 => self.pf.clear(),
+            2 => self.pf.clear_body(),
+            _ => {}
+        }
+        self.pf.forget_changed(&self.store);
         self.store.set(
             Var::Duration,
             self.started.elapsed().as_micros().to_string(),
@@ -183,7 +190,16 @@ impl Transaction {
             let cache = &mut self.cache;
             let pf = &self.rs.prefilter;
             let pf_state = &mut self.pf;
-            let pf_link = link.prefilter.filter(|_| self.use_prefilter);
+            let pf_link = link
+                .prefilter
+                .filter(|_| self.use_prefilter)
+                .and_then(|(g, bit)| pf.groups.get(g as usize).map(|g| (g.node, g.multi, bit)));
+            // Request-list values take their transformations from the per-phase memo;
+            // the reference path (prefilter off) keeps the per-chain cache.
+            let node = pf
+                .chains
+                .node_of(link.tchain)
+                .filter(|_| self.use_prefilter);
             let runtime: Vec<&Target> = if self.target_exclusions.is_empty() {
                 Vec::new()
             } else {
@@ -206,27 +222,54 @@ impl Transaction {
             };
             for target in link.targets.iter().filter(|t| !t.exclude) {
                 // No value of the lists this target reads holds a literal the regex needs.
-                if let Some((g, bit)) = pf_link
+                // A keyed target (`REQUEST_HEADERS:Referer`) reads one value: asking
+                // about the whole list first would cost more than it saves.
+                if let Some((node, multi, bit)) = pf_link
                     && !target.count
+                    && target.selector.is_none()
                     && let Some(ids) = super::prefilter::lists_of(target.var)
-                    && !ids.iter().any(|&id| pf_state.any(pf, store, id, g, bit))
+                    && !ids
+                        .iter()
+                        .any(|&id| pf_state.any(pf, store, id, node, multi, bit))
                 {
                     continue;
                 }
                 store.visit(target, &excluded, &mut |item| {
-                    if let (Some((g, bit)), Some((id, i))) = (pf_link, item.slot)
-                        && !pf_state.may_match(pf, store, id, i, g, bit)
+                    if let (Some((node, multi, bit)), Some((id, i))) = (pf_link, item.slot)
+                        && !pf_state.may_match(pf, store, id, i, node, multi, bit)
                     {
                         return;
                     }
                     let mut caps = link.capture.then(Captures::new);
-                    let hit = if link.multi_match {
-                        multi_match(link, item.value, store, &mut caps)
-                    } else {
-                        let v = transformed(cache, link, item.value);
-                        link.operator
-                            .eval(&v, store, caps.as_mut())
-                            .then(|| v.to_vec())
+                    let memo = node.zip(item.slot);
+                    let hit = match (link.multi_match, memo) {
+                        (true, Some((node, (id, i)))) => {
+                            if link.operator.eval(item.value, store, caps.as_mut()) {
+                                Some(item.value.to_vec())
+                            } else {
+                                let mut hit = None;
+                                pf_state.changed_on_path(pf, store, id, node, i, &mut |v| {
+                                    if link.operator.eval(v, store, caps.as_mut()) {
+                                        hit = Some(v.to_vec());
+                                    }
+                                    hit.is_some()
+                                });
+                                hit
+                            }
+                        }
+                        (true, None) => multi_match(link, item.value, store, &mut caps),
+                        (false, Some((node, (id, i)))) => {
+                            let v = pf_state.output(pf, store, id, node, i);
+                            link.operator
+                                .eval(v, store, caps.as_mut())
+                                .then(|| v.to_vec())
+                        }
+                        (false, None) => {
+                            let v = transformed(cache, link, item.value);
+                            link.operator
+                                .eval(&v, store, caps.as_mut())
+                                .then(|| v.to_vec())
+                        }
                     };
                     if let Some(value) = hit {
                         found.push(Found {
