@@ -323,6 +323,10 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
     let mut same = 0usize;
     let mut unexplained = Vec::new();
     let mut by_cause: BTreeMap<String, usize> = BTreeMap::new();
+    // Each request that differs in rule ids, counted once: under the entry that explains
+    // most of its differing ids (a later entry on a tie).
+    let mut by_main_cause: BTreeMap<String, usize> = BTreeMap::new();
+    let mut differing = 0usize;
     let mut missing_logs = Vec::new();
     let mut nginx_refused = Vec::new();
     let (mut probe_requests, mut probe_values, mut probe_same) = (0usize, 0usize, 0usize);
@@ -406,7 +410,15 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
             .iter()
             .flat_map(|e| e.palisade_only.iter().copied())
             .collect();
+        differing += 1;
         if modsec_only.is_subset(&covered_m) && palisade_only.is_subset(&covered_p) {
+            let explains = |e: &Entry| {
+                e.modsec_only.intersection(&modsec_only).count()
+                    + e.palisade_only.intersection(&palisade_only).count()
+            };
+            if let Some(e) = matching.iter().max_by_key(|e| explains(e)) {
+                *by_main_cause.entry(e.title.clone()).or_default() += 1;
+            }
             for e in matching.iter().filter(|e| {
                 !e.modsec_only.is_disjoint(&modsec_only)
                     || !e.palisade_only.is_disjoint(&palisade_only)
@@ -426,8 +438,15 @@ fn crs_verdicts_match_modsecurity_v3_except_listed_differences() {
         missing_logs.len(),
         started.elapsed().as_secs_f64()
     );
-    for (cause, n) in &by_cause {
-        eprintln!("  {n:5}  {cause}");
+    eprintln!(
+        "{differing} requests differ in matched rule ids; by main cause (each counted once), then requests per cause (a request may have several):"
+    );
+    for e in &entries {
+        let main = by_main_cause.get(&e.title).copied().unwrap_or(0);
+        let any = by_cause.get(&e.title).copied().unwrap_or(0);
+        if any > 0 {
+            eprintln!("  {main:5} {any:5}  {}", e.title);
+        }
     }
     for e in &entries {
         if !by_cause.contains_key(&e.title) && only.is_none() {
