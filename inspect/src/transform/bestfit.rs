@@ -89,6 +89,9 @@ pub fn ascii(cp: u32) -> Option<u8> {
         0x2039 => b'<',
         0x203a => b'>',
         0x2122 => b'T',
+        // Not in unicode.mapping: libmodsecurity3 adds the ideographic and half-width
+        // ideographic full stops (`。`, `｡`) to every table it loads, so they read `.`.
+        0x3002 | 0xff61 => b'.',
         // U+FF1F (full-width `?`) is not in the table; the low-byte rule of the caller
         // folds it to `?` all the same.
         0xff01..=0xff5e if cp != 0xff1f => (cp - 0xfee0) as u8,
@@ -114,6 +117,16 @@ mod tests {
         assert_eq!(ascii(0xff0e), Some(b'.'));
         assert_eq!(ascii(0x00b7), Some(b'.'));
         assert_eq!(ascii(0x2044), None);
+        assert_eq!(
+            ascii(0x3002),
+            Some(b'.'),
+            "ideographic full stop, as libmodsecurity3"
+        );
+        assert_eq!(
+            ascii(0xff61),
+            Some(b'.'),
+            "half-width ideographic full stop"
+        );
     }
 
     /// ModSecurity's own map (Debian's libnginx-mod-http-modsecurity installs it) agrees
@@ -144,6 +157,10 @@ mod tests {
                 u8::from_str_radix(b, 16).unwrap(),
             );
         }
+        // What libmodsecurity3 adds to the file's table when it loads it.
+        theirs.insert(0x3002, b'.');
+        theirs.insert(0xff61, b'.');
+        theirs.insert(0xff0e, b'.');
         let mut diff = Vec::new();
         for cp in 0x80..=0xffff {
             if ascii(cp) != theirs.get(&cp).copied() {

@@ -81,7 +81,8 @@ impl Transform {
             Transform::Lowercase => !s.iter().any(u8::is_ascii_uppercase),
             Transform::Uppercase => !s.iter().any(u8::is_ascii_lowercase),
             Transform::RemoveNulls | Transform::ReplaceNulls => !has(0),
-            Transform::Utf8ToUnicode => s.is_ascii(),
+            // ModSecurity's utf8toUnicode drops NUL bytes, so ASCII with a NUL changes.
+            Transform::Utf8ToUnicode => s.is_ascii() && !has(0),
             Transform::RemoveWhitespace => !s.iter().any(|&c| is_space(c) || c == 0xa0),
             Transform::CompressWhitespace => {
                 !s.iter().any(|&c| (is_space(c) && c != b' ') || c == 0xa0)

@@ -276,7 +276,8 @@ pub fn utf8_to_unicode(input: &[u8], out: &mut Vec<u8>) {
             0x00..=0x7f => (1, u32::from(c)),
             0xc0..=0xdf => (2, u32::from(c & 0x1f)),
             0xe0..=0xef => (3, u32::from(c & 0x0f)),
-            0xf0..=0xf7 => (4, u32::from(c & 0x07)),
+            // 0xf5-0xf7 would start code points past U+10FFFF: ModSecurity copies them.
+            0xf0..=0xf4 => (4, u32::from(c & 0x07)),
             _ => (0, 0),
         };
         if c == 0 {
@@ -286,7 +287,7 @@ pub fn utf8_to_unicode(input: &[u8], out: &mut Vec<u8>) {
             continue;
         }
         if len == 1 || len == 0 {
-            // ASCII, and bytes that cannot start a sequence (continuation bytes, 0xf8-0xff),
+            // ASCII, and bytes that cannot start a sequence (continuation bytes, 0xf5-0xff),
             // are copied, as ModSecurity copies them.
             out.push(c);
             i += 1;
@@ -364,5 +365,18 @@ mod tests {
     #[test]
     fn bytes_that_cannot_start_a_sequence_are_copied() {
         assert_eq!(u(b"\x80\xbf\xf8\xff"), b"\x80\xbf\xf8\xff");
+    }
+
+    #[test]
+    fn leads_past_u10ffff_are_copied_as_modsecurity_does() {
+        // libmodsecurity3 restricts four-byte leads to 0xf0-0xf4 and copies 0xf5-0xf7,
+        // with or without continuation bytes after them.
+        assert_eq!(u(b"a\xf5\x80/"), b"a\xf5\x80/");
+        assert_eq!(u(b"x\xf7"), b"x\xf7");
+        assert_eq!(
+            u(b"a\xc0\xf6/"),
+            b"a\xf6/",
+            "the c0 without continuation is dropped"
+        );
     }
 }
