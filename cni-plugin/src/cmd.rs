@@ -67,6 +67,10 @@ fn add(conf: &NetConf, att: &Attachment) -> Result<Value, CniError> {
         tracing::info!(namespace = %pod.namespace, pod = %pod.name, "pod not injected; passing through");
         return Ok(result(conf));
     }
+    if let Some(mode) = pod.redirect_elsewhere() {
+        tracing::info!(namespace = %pod.namespace, pod = %pod.name, redirect = %mode.as_str(), "pod's redirect is not the plugin's; passing through");
+        return Ok(result(conf));
+    }
     let config = redirect_config(conf, &pod)?;
     let netns = att
         .netns
@@ -112,7 +116,7 @@ fn check(conf: &NetConf, att: &Attachment) -> Result<(), CniError> {
     let Some(pod) = pod_info(conf, att)? else {
         return Ok(());
     };
-    if !pod.is_injected() {
+    if !pod.is_injected() || pod.redirect_elsewhere().is_some() {
         return Ok(());
     }
     let config = redirect_config(conf, &pod)?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use palisade_api::{EnginePorts, RedirectSettings, names};
+use palisade_api::{EnginePorts, RedirectMode, RedirectSettings, names};
 use palisade_redirect::RedirectConfig;
 
 use crate::conf::NetConf;
@@ -27,6 +27,17 @@ impl PodInfo {
             Some(&self.annotations),
             self.containers.iter().map(String::as_str),
         )
+    }
+
+    /// The pod's `palisade.dev/redirect` when it leaves the redirect to someone else: its own
+    /// `palisade-init` container (`init`) or nobody (`none`). The repair controller ignores
+    /// such pods for the same reason. A value that does not parse was denied at admission; it
+    /// counts as the plugin's, so a typo never leaves a pod without a redirect.
+    pub fn redirect_elsewhere(&self) -> Option<RedirectMode> {
+        self.annotations
+            .get(names::REDIRECT)
+            .and_then(|v| RedirectMode::parse(names::REDIRECT, v).ok())
+            .filter(|m| matches!(m, RedirectMode::Init | RedirectMode::None))
     }
 }
 
@@ -69,6 +80,22 @@ mod tests {
 
     fn conf() -> NetConf {
         NetConf::parse(br#"{"cniVersion":"1.0.0"}"#).unwrap()
+    }
+
+    #[test]
+    fn init_and_none_pods_are_redirected_elsewhere_and_typos_by_the_plugin() {
+        use palisade_api::names::REDIRECT;
+        assert_eq!(
+            pod(&[(REDIRECT, "init")]).redirect_elsewhere(),
+            Some(RedirectMode::Init)
+        );
+        assert_eq!(
+            pod(&[(REDIRECT, "none")]).redirect_elsewhere(),
+            Some(RedirectMode::None)
+        );
+        assert_eq!(pod(&[(REDIRECT, "cni")]).redirect_elsewhere(), None);
+        assert_eq!(pod(&[(REDIRECT, "inti")]).redirect_elsewhere(), None);
+        assert_eq!(pod(&[]).redirect_elsewhere(), None);
     }
 
     #[test]

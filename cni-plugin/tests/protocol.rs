@@ -106,6 +106,39 @@ fn standalone_add_for_a_pod_that_is_not_injected_returns_an_empty_result() {
     }
 }
 
+/// An injected pod whose redirect is its own `palisade-init` container's, or nobody's, gets
+/// no rules from the plugin (the netns here does not exist: touching it would fail ADD),
+/// while the same pod with `redirect: cni` or a mistyped value is redirected.
+#[test]
+fn injected_pods_with_redirect_init_or_none_pass_through() {
+    let mut env = ADD.to_vec();
+    env.push(("CNI_NETNS", "/nonexistent"));
+    let conf = |redirect: &str| {
+        format!(
+            r#"{{"cniVersion":"1.0.0","name":"n","type":"palisade-cni",
+                "prevResult":{{"cniVersion":"1.0.0","interfaces":[{{"name":"eth0"}}],"ips":[]}},
+                "runtimeConfig":{{"io.kubernetes.cri.pod-annotations":{{
+                    "palisade.dev/status":"injected","palisade.dev/redirect":"{redirect}"}}}}}}"#
+        )
+    };
+    for redirect in ["init", "none"] {
+        let (ok, v) = run(&env, &conf(redirect));
+        assert!(ok, "redirect {redirect}: {v}");
+        assert_eq!(
+            v["interfaces"][0]["name"], "eth0",
+            "prevResult passed through: {v}"
+        );
+    }
+    for redirect in ["cni", "inti"] {
+        let (ok, v) = run(&env, &conf(redirect));
+        assert!(
+            !ok,
+            "redirect {redirect} must reach the netns and fail here: {v}"
+        );
+        assert!(v["msg"].as_str().unwrap().contains("redirect"), "{v}");
+    }
+}
+
 #[test]
 fn add_without_annotations_or_kubeconfig_fails_closed() {
     let mut env = ADD.to_vec();
