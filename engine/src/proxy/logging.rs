@@ -12,9 +12,6 @@ use crate::metrics::{code_class, method_label};
 pub(super) fn finish(engine: &Engine, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
     let shared = &engine.shared;
     let m = &shared.metrics;
-    if ctx.counted {
-        m.in_flight_requests.dec();
-    }
     let (rule_ids, matches) = match ctx.inspection() {
         Some(i) => {
             i.logging();
@@ -62,6 +59,10 @@ pub(super) fn finish(engine: &Engine, session: &mut Session, e: Option<&Error>, 
         m.rule_matches
             .with_label_values(&[&id.to_string(), mode_label])
             .inc();
+    }
+    // Last, so that no request in flight means every finished one has been counted.
+    if ctx.counted {
+        m.in_flight_requests.dec();
     }
 
     let access_log = ctx.snapshot.as_ref().is_none_or(|s| s.config.access_log);

@@ -11,7 +11,7 @@ use palisade_engine::inspect::{Action, ConnInfo, Inspection, Inspector, RequestH
 use palisade_engine::server::{Listening, run_snapshot};
 use palisade_engine::state::Snapshot;
 
-use crate::support::{app, client};
+use crate::support::{self, app, client};
 
 /// Calls seen by inspections, in order (`"1"`, `"2:<len>"`, ...).
 type Trace = Arc<Mutex<Vec<String>>>;
@@ -124,12 +124,7 @@ fn start(upstream: SocketAddr, mode: Mode) -> (Listening, Trace) {
 }
 
 async fn metric(admin: SocketAddr, prefix: &str) -> f64 {
-    let r = client::get(admin, "/metrics").await;
-    String::from_utf8_lossy(r.body())
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    support::sample(&support::settled_metrics(admin).await, prefix)
 }
 
 #[tokio::test(flavor = "multi_thread")]

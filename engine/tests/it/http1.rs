@@ -1,7 +1,7 @@
 use bytes::Bytes;
 use http_body_util::{Full, StreamBody};
 
-use crate::support::{Engine, app, client};
+use crate::support::{self, Engine, app, client};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_is_proxied_with_forwarded_headers_and_request_id() {
@@ -140,8 +140,8 @@ async fn admin_reports_health_readiness_and_metrics() {
         (200, "ready\n".to_string())
     );
     client::get(engine.addr, "/").await;
-    let (status, body) = engine.admin_get("/metrics").await;
-    assert_eq!(status, 200);
+    assert_eq!(engine.admin_get("/metrics").await.0, 200);
+    let body = support::settled_metrics(engine.admin).await;
     for name in [
         "palisade_requests_total{code_class=\"2xx\",decision=\"allow\",method=\"GET\"} 1",
         "palisade_request_duration_seconds_count 1",

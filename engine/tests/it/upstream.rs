@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::support::{Engine, app, client};
+use crate::support::{self, Engine, app, client};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_gives_502_json_then_recovers() {
@@ -25,11 +25,12 @@ async fn upstream_down_gives_502_json_then_recovers() {
             .await
             >= 1.0
     );
+    let settled = support::settled_metrics(engine.admin).await;
     assert!(
-        engine
-            .metric("palisade_requests_total{code_class=\"5xx\",decision=\"error\",method=\"GET\"}")
-            .await
-            >= 1.0
+        support::sample(
+            &settled,
+            "palisade_requests_total{code_class=\"5xx\",decision=\"error\",method=\"GET\"}"
+        ) >= 1.0
     );
 
     let _back = app::http_on(addr).await;

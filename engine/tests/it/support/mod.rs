@@ -190,14 +190,10 @@ impl Engine {
         )
     }
 
-    /// The value of a metric sample line starting with `prefix`, or 0.
+    /// The value of a metric sample line starting with `prefix`, or 0, as it is now.
     pub async fn metric(&self, prefix: &str) -> f64 {
         let (_, body) = self.admin_get("/metrics").await;
-        body.lines()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
+        sample(&body, prefix)
     }
 
     /// Replace the config file atomically (rename over it).
@@ -205,6 +201,30 @@ impl Engine {
         let tmp = self.dir.path().join("engine.yaml.tmp");
         std::fs::write(&tmp, yaml).unwrap();
         std::fs::rename(&tmp, &self.config_path).unwrap();
+    }
+}
+
+/// The value of the sample line starting with `prefix` in a metrics page, or 0.
+pub fn sample(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The metrics page once no request is in flight. A response reaches the client before the
+/// engine counts its request, so counters of finished requests are read from this page.
+pub async fn settled_metrics(admin: SocketAddr) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body =
+            String::from_utf8_lossy(client::get(admin, "/metrics").await.body()).into_owned();
+        if sample(&body, "palisade_in_flight_requests ") == 0.0 || Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
