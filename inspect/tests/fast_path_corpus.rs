@@ -22,71 +22,8 @@ mod common;
 #[path = "../../tests/src/corpus.rs"]
 mod corpus;
 
-use palisade_inspect::{
-    ConnInfo, Intervention, LoadOptions, MatchedRule, RECOMMENDED_BASE_RULES, RequestHead, RuleSet,
-};
-use std::path::Path;
-use std::sync::Arc;
-
-#[derive(Debug, PartialEq)]
-struct Outcome {
-    interventions: Vec<Option<Intervention>>,
-    matched: Vec<MatchedRule>,
-    scores: Vec<Option<Vec<u8>>>,
-}
-
-fn evaluate(rs: &Arc<RuleSet>, head: &RequestHead, body: &[u8], fast: bool) -> Outcome {
-    let mut tx = rs.transaction(ConnInfo {
-        client_ip: "192.0.2.7".into(),
-        client_port: 51000,
-        server_ip: "192.0.2.1".into(),
-        server_port: 8080,
-        unique_id: "fast-path".into(),
-    });
-    if !fast {
-        tx.disable_prefilter();
-    }
-    let mut interventions = vec![tx.process_request_headers(head)];
-    interventions.push(tx.process_request_body(body));
-    interventions.push(tx.process_response_headers(
-        200,
-        "HTTP/1.1",
-        &[("Content-Type".into(), b"text/html".to_vec())],
-    ));
-    interventions.push(tx.process_response_body(b"<html><body>ok</body></html>"));
-    tx.process_logging();
-    let scores = [
-        "blocking_inbound_anomaly_score",
-        "detection_inbound_anomaly_score",
-        "inbound_anomaly_score_pl1",
-        "sql_injection_score",
-        "xss_score",
-        "rce_score",
-        "lfi_score",
-    ]
-    .iter()
-    .map(|v| tx.tx_var(v).map(<[u8]>::to_vec))
-    .collect();
-    Outcome {
-        interventions,
-        matched: tx.matched_rules().to_vec(),
-        scores,
-    }
-}
-
-fn load(crs: &Path, pl: u8) -> Arc<RuleSet> {
-    let prelude = format!(
-        "{RECOMMENDED_BASE_RULES}\nSecAction \"id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level={pl}\"\n"
-    );
-    Arc::new(
-        RuleSet::load(&LoadOptions {
-            prelude,
-            files: vec![crs.join("crs-setup.conf.example"), crs.join("rules/*.conf")],
-            ..Default::default()
-        })
-        .unwrap_or_else(|e| panic!("CRS failed to load: {e}")),
-    )
-}
+use common::differential::{Rng, compare, load, prelude_at};
+use palisade_inspect::RequestHead;
 
 /// A raw HTTP/1.1 request (Content-Length bodies, as the corpus writes them) as the
 /// rule engine's input.
@@ -123,40 +60,6 @@ fn parse_raw(raw: &[u8]) -> (RequestHead, Vec<u8>) {
     )
 }
 
-/// Replays `requests` both ways; returns how many matched a rule and how many were blocked.
-fn compare(
-    rs: &Arc<RuleSet>,
-    requests: &[(String, RequestHead, Vec<u8>)],
-    what: &str,
-) -> (usize, usize) {
-    let mut diffs = Vec::new();
-    let (mut matched, mut blocked) = (0, 0);
-    for (name, head, body) in requests {
-        let fast = evaluate(rs, head, body, true);
-        let reference = evaluate(rs, head, body, false);
-        matched += usize::from(!fast.matched.is_empty());
-        blocked += usize::from(fast.interventions.iter().any(Option::is_some));
-        if fast != reference {
-            let ids = |o: &Outcome| o.matched.iter().map(|m| m.id).collect::<Vec<_>>();
-            diffs.push(format!(
-                "{name}: {} {}: fast {:?} vs reference {:?}",
-                head.method,
-                head.uri,
-                ids(&fast),
-                ids(&reference)
-            ));
-        }
-    }
-    assert!(
-        diffs.is_empty(),
-        "{what}: {} of {} requests differ on the fast path, e.g.:\n{}",
-        diffs.len(),
-        requests.len(),
-        diffs[..diffs.len().min(10)].join("\n")
-    );
-    (matched, blocked)
-}
-
 fn corpus_requests() -> Vec<(String, RequestHead, Vec<u8>)> {
     corpus::corpus()
         .into_iter()
@@ -189,7 +92,7 @@ fn corpus_half(half: usize, pl: u8) {
     let all = corpus_requests();
     assert!(all.len() > 500, "only {} corpus requests", all.len());
     let mine: Vec<_> = all.into_iter().skip(half).step_by(2).collect();
-    let rs = load(&crs, pl);
+    let rs = load(&crs, prelude_at(pl), None);
     let (matched, blocked) = compare(&rs, &mine, &format!("tests/src/corpus.rs at PL{pl}"));
     assert!(
         matched > mine.len() / 4 && blocked > mine.len() / 10,
@@ -216,22 +119,6 @@ fn fast_path_matches_reference_on_the_differential_corpus_pl4_first_half() {
 #[test]
 fn fast_path_matches_reference_on_the_differential_corpus_pl4_second_half() {
     corpus_half(1, 4);
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const PIECES: &[&str] = &[
@@ -410,7 +297,7 @@ fn fast_path_matches_reference_on_requests_of_many_repeated_and_encoded_values()
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let requests: Vec<_> = (0..600).map(|n| many_values(&mut rng, n)).collect();
     for pl in [1, 3] {
-        let rs = load(&crs, pl);
+        let rs = load(&crs, prelude_at(pl), None);
         let (matched, blocked) = compare(&rs, &requests, &format!("many values at PL{pl}"));
         assert!(
             matched > requests.len() / 2 && blocked > requests.len() / 5,

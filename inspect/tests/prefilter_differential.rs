@@ -12,31 +12,8 @@
 mod common;
 mod ftw;
 
-use palisade_inspect::{
-    ConnInfo, Intervention, LoadOptions, MatchedRule, RECOMMENDED_BASE_RULES, RequestHead, RuleSet,
-};
-use std::path::Path;
-use std::sync::Arc;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+use common::differential::{Rng, compare, load, prelude_at};
+use palisade_inspect::{RECOMMENDED_BASE_RULES, RequestHead};
 
 const ATTACKS: &[&str] = &[
     "1' OR '1'='1",
@@ -332,108 +309,18 @@ fn request(rng: &mut Rng, n: usize) -> (RequestHead, Vec<u8>) {
     }
 }
 
-/// Everything a transaction decided, in order.
-#[derive(Debug, PartialEq)]
-struct Outcome {
-    interventions: Vec<Option<Intervention>>,
-    matched: Vec<MatchedRule>,
-    scores: Vec<Option<Vec<u8>>>,
-}
-
-fn evaluate(rs: &Arc<RuleSet>, head: &RequestHead, body: &[u8], prefilter: bool) -> Outcome {
-    let mut tx = rs.transaction(ConnInfo {
-        client_ip: "192.0.2.7".into(),
-        client_port: 51000,
-        server_ip: "192.0.2.1".into(),
-        server_port: 8080,
-        unique_id: "differential".into(),
-    });
-    if !prefilter {
-        tx.disable_prefilter();
-    }
-    let interventions = vec![
-        tx.process_request_headers(head),
-        tx.process_request_body(body),
-        tx.process_response_headers(
-            200,
-            "HTTP/1.1",
-            &[("Content-Type".into(), b"text/html".to_vec())],
-        ),
-        tx.process_response_body(b"<html><body>ok</body></html>"),
-    ];
-    tx.process_logging();
-    let scores = [
-        "blocking_inbound_anomaly_score",
-        "detection_inbound_anomaly_score",
-        "inbound_anomaly_score_pl1",
-        "sql_injection_score",
-        "xss_score",
-    ]
-    .iter()
-    .map(|v| tx.tx_var(v).map(<[u8]>::to_vec))
-    .collect();
-    Outcome {
-        interventions,
-        matched: tx.matched_rules().to_vec(),
-        scores,
-    }
-}
-
-fn load(crs: &Path, prelude: String, setup: Option<&Path>) -> Arc<RuleSet> {
-    let mut files = vec![crs.join("crs-setup.conf.example")];
-    files.extend(setup.map(Path::to_path_buf));
-    files.push(crs.join("rules/*.conf"));
-    Arc::new(
-        RuleSet::load(&LoadOptions {
-            prelude,
-            files,
-            ..Default::default()
-        })
-        .unwrap_or_else(|e| panic!("CRS failed to load: {e}")),
-    )
-}
-
-/// Replays `requests` both ways; returns (requests with a match, requests blocked).
-fn compare(rs: &Arc<RuleSet>, requests: &[(RequestHead, Vec<u8>)], what: &str) -> (usize, usize) {
-    let mut diffs = Vec::new();
-    let (mut matched, mut blocked) = (0, 0);
-    for (head, body) in requests {
-        let fast = evaluate(rs, head, body, true);
-        let reference = evaluate(rs, head, body, false);
-        matched += usize::from(!fast.matched.is_empty());
-        blocked += usize::from(fast.interventions.iter().any(Option::is_some));
-        if fast != reference {
-            let ids = |o: &Outcome| o.matched.iter().map(|m| m.id).collect::<Vec<_>>();
-            diffs.push(format!(
-                "{} {} body {:?}: prefilter {:?} vs reference {:?}",
-                head.method,
-                head.uri,
-                String::from_utf8_lossy(body),
-                ids(&fast),
-                ids(&reference)
-            ));
-        }
-    }
-    assert!(
-        diffs.is_empty(),
-        "{what}: {} of {} requests differ with the prefilter, e.g.:\n{}",
-        diffs.len(),
-        requests.len(),
-        diffs[..diffs.len().min(10)].join("\n")
-    );
-    (matched, blocked)
-}
-
 #[test]
 fn prefilter_matches_exactly_what_full_evaluation_matches_on_generated_requests() {
     let Some(crs) = common::crs4() else { return };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let requests: Vec<(RequestHead, Vec<u8>)> = (0..1600).map(|n| request(&mut rng, n)).collect();
+    let requests: Vec<_> = (0..1600)
+        .map(|n| {
+            let (head, body) = request(&mut rng, n);
+            (format!("generated/{n}"), head, body)
+        })
+        .collect();
     for pl in [1, 4] {
-        let prelude = format!(
-            "{RECOMMENDED_BASE_RULES}\nSecAction \"id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level={pl}\"\n"
-        );
-        let rs = load(&crs, prelude, None);
+        let rs = load(&crs, prelude_at(pl), None);
         // PL4 evaluates every rule PL1 does and more; PL1 sees a smaller share.
         let share = if pl == 1 {
             &requests[..800]
@@ -464,7 +351,12 @@ fn compare_crs_regression_half(half: usize) {
     let files = ftw::test_files(&crs.join("tests/regression/tests"));
     for file in files.iter().skip(half).step_by(2) {
         for case in ftw::parse_file(file) {
-            requests.extend(case.requests());
+            let label = format!("{}-{}", case.rule_id, case.test_id);
+            requests.extend(
+                case.requests()
+                    .into_iter()
+                    .map(|(head, body)| (label.clone(), head, body)),
+            );
         }
     }
     assert!(

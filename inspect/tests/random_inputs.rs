@@ -7,35 +7,24 @@
 
 mod common;
 
+use common::differential::Rng;
 use palisade_inspect::{ConnInfo, LoadOptions, RequestHead, RuleSet, apply_transform_by_name};
 use std::sync::Arc;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Bytes biased towards the characters decoders and parsers care about.
-    fn bytes(&mut self, max: usize) -> Vec<u8> {
-        const SPECIAL: &[u8] = b"%u+&#;x\\/*-<!>.'\"=:,|@{}()[] \t\r\n\x000123456789abcdefABCDEF";
-        let n = (self.next() % max as u64) as usize;
-        (0..n)
-            .map(|_| {
-                let r = self.next();
-                if r.is_multiple_of(3) {
-                    (r >> 8) as u8
-                } else {
-                    SPECIAL[(r >> 8) as usize % SPECIAL.len()]
-                }
-            })
-            .collect()
-    }
+/// Bytes biased towards the characters decoders and parsers care about.
+fn bytes(rng: &mut Rng, max: usize) -> Vec<u8> {
+    const SPECIAL: &[u8] = b"%u+&#;x\\/*-<!>.'\"=:,|@{}()[] \t\r\n\x000123456789abcdefABCDEF";
+    let n = (rng.next() % max as u64) as usize;
+    (0..n)
+        .map(|_| {
+            let r = rng.next();
+            if r.is_multiple_of(3) {
+                (r >> 8) as u8
+            } else {
+                SPECIAL[(r >> 8) as usize % SPECIAL.len()]
+            }
+        })
+        .collect()
 }
 
 const TRANSFORMS: &[&str] = &[
@@ -80,7 +69,7 @@ const TRANSFORMS: &[&str] = &[
 fn transformations_never_panic_on_random_bytes() {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     for _ in 0..20_000 {
-        let input = rng.bytes(64);
+        let input = bytes(&mut rng, 64);
         for t in TRANSFORMS {
             let _ = apply_transform_by_name(t, &input).unwrap();
         }
@@ -115,7 +104,7 @@ fn the_parser_rejects_or_accepts_random_text_without_panicking() {
         for _ in 0..(rng.next() % 12) {
             text.push_str(pieces[(rng.next() % pieces.len() as u64) as usize]);
         }
-        text.push_str(&String::from_utf8_lossy(&rng.bytes(8)));
+        text.push_str(&String::from_utf8_lossy(&bytes(&mut rng, 8)));
         let _ = RuleSet::load(&LoadOptions {
             extra_rules: text,
             ..Default::default()
@@ -146,11 +135,11 @@ fn random_requests_through_full_crs_never_panic() {
         "text/plain",
     ];
     for _ in 0..300 {
-        let body = rng.bytes(400);
+        let body = bytes(&mut rng, 400);
         let uri = format!(
             "/{}?{}",
-            String::from_utf8_lossy(&rng.bytes(30)),
-            String::from_utf8_lossy(&rng.bytes(60))
+            String::from_utf8_lossy(&bytes(&mut rng, 30)),
+            String::from_utf8_lossy(&bytes(&mut rng, 60))
         );
         let ct = cts[(rng.next() % cts.len() as u64) as usize];
         let mut t = rs.transaction(ConnInfo::default());
@@ -161,8 +150,8 @@ fn random_requests_through_full_crs_never_panic() {
             headers: vec![
                 ("Host".into(), b"x".to_vec()),
                 ("Content-Type".into(), ct.as_bytes().to_vec()),
-                ("Cookie".into(), rng.bytes(40)),
-                ("X-Random".into(), rng.bytes(40)),
+                ("Cookie".into(), bytes(&mut rng, 40)),
+                ("X-Random".into(), bytes(&mut rng, 40)),
             ],
         };
         let _ = t.process_request_headers(&head);
@@ -172,7 +161,7 @@ fn random_requests_through_full_crs_never_panic() {
             "HTTP/1.1",
             &[("Content-Type".into(), b"text/html".to_vec())],
         );
-        let _ = t.process_response_body(&rng.bytes(200));
+        let _ = t.process_response_body(&bytes(&mut rng, 200));
         t.process_logging();
     }
 }

@@ -1,6 +1,9 @@
-//! Helpers shared by the integration tests: locating ../shared and Debian's CRS.
+//! Helpers shared by the integration tests: locating ../shared and Debian's CRS, and the
+//! fast-vs-reference comparison (`differential`).
 // Each test crate that includes this module uses a subset of its helpers.
 #![allow(dead_code)]
+pub mod differential;
+
 use std::path::PathBuf;
 
 pub fn repo_root() -> PathBuf {
