@@ -195,6 +195,28 @@ pub fn pause_archive(pause: &[u8]) -> Vec<u8> {
     )
 }
 
+/// Compiles the C program `source` statically with `flags` into `dir/name` (the source is
+/// written beside it as `name.c`) and returns the binary's path.
+pub fn compile_static(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap_or_else(|e| panic!("write {}: {e}", src.display()));
+    let bin = dir.join(name);
+    let out = Command::new("cc")
+        .arg("-static")
+        .args(flags)
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("run cc");
+    assert!(
+        out.status.success(),
+        "cc -static {name}.c (needs libc6-dev): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
 /// An OCI image-layout archive named `name` (`localhost/x:tag`) with one uncompressed layer
 /// holding `files` (path, mode, bytes) and the image config `config` (`Entrypoint`, `User`).
 pub fn image_archive(name: &str, files: &[(&str, u32, &[u8])], config: Value) -> Vec<u8> {
@@ -349,20 +371,7 @@ impl Containerd {
             .expect("link reference plugin");
         }
         // The sandbox image: a static pause built now, in an OCI archive.
-        let pause_src = d.join("pause.c");
-        std::fs::write(&pause_src, PAUSE_C).expect("write pause.c");
-        let pause_bin = d.join("pause");
-        let out = Command::new("cc")
-            .args(["-static", "-Os", "-o"])
-            .arg(&pause_bin)
-            .arg(&pause_src)
-            .output()
-            .expect("run cc");
-        assert!(
-            out.status.success(),
-            "cc -static pause.c (needs libc6-dev): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let pause_bin = compile_static(d, "pause", PAUSE_C, &["-Os"]);
         let archive = d.join("pause.tar");
         std::fs::write(
             &archive,

@@ -36,7 +36,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
-use crate::cri::{Containerd, PodSpec, Sandbox, image_archive};
+use crate::cri::{Containerd, PodSpec, Sandbox, compile_static, image_archive};
 
 /// The app container's program (C, compiled static by the test; see the file's comment).
 pub const TEST_APP_C: &str = include_str!("test_app.c");
@@ -46,20 +46,7 @@ pub const TEST_APP_IMAGE: &str = "localhost/palisade-test-app:test";
 /// Compiles [`TEST_APP_C`] statically in `dir` and returns the OCI archive of its image:
 /// `/test-app` only, run as 65532 (non-root).
 pub fn test_app_archive(dir: &Path) -> PathBuf {
-    let src = dir.join("test-app.c");
-    std::fs::write(&src, TEST_APP_C).expect("write test-app.c");
-    let bin = dir.join("test-app");
-    let out = std::process::Command::new("cc")
-        .args(["-static", "-O2", "-Wall", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .expect("run cc");
-    assert!(
-        out.status.success(),
-        "cc -static test-app.c (needs libc6-dev): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bin = compile_static(dir, "test-app", TEST_APP_C, &["-O2", "-Wall"]);
     let archive = dir.join("test-app.tar");
     std::fs::write(
         &archive,
