@@ -21,7 +21,7 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo build --workspace --bins (the namespaced tests run these binaries)"
 cargo build --workspace --bins --locked
-echo "==> scripts/build-static.sh (static palisade-cni/palisade-init, used by the containerd test)"
+echo "==> scripts/build-static.sh (static cni, init, validate, engine and injector: the containerd tests and the images use them)"
 bash scripts/build-static.sh
 bash scripts/build-images.sh # the images (buildah, offline) that tests/tests/pod_containerd.rs runs
 echo "==> cargo nextest run (CI=$CI)"
