@@ -54,7 +54,7 @@ async fn keep_alive_connection_serves_several_requests() {
         assert_eq!(resp.body(), format!("req {i}").as_bytes());
     }
     let clients: std::collections::HashSet<String> = engine
-        .access()
+        .wait_access(5, std::time::Duration::from_secs(10))
         .iter()
         .map(|v| v["client"].as_str().unwrap().to_string())
         .collect();

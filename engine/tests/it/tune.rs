@@ -213,14 +213,13 @@ async fn monitor_tune_block_passes_benign_traffic_and_still_blocks_attacks() {
     );
     drop(before);
     // Monitor: replay the benign set and keep the log.
-    let mut monitor = Engine::start(app.addr, &crs_config(&crs, "monitor"));
+    let monitor = Engine::start(app.addr, &crs_config(&crs, "monitor"));
     send_all(monitor.addr, BENIGN).await;
-    monitor.wait_event(|_| true, Duration::from_secs(1));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while monitor.access().len() < BENIGN.len() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let log: String = monitor.access().iter().map(|v| format!("{v}\n")).collect();
+    let log: String = monitor
+        .wait_access(BENIGN.len(), Duration::from_secs(10))
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect();
     drop(monitor);
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("access.log");

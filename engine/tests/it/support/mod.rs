@@ -108,6 +108,25 @@ impl Engine {
             .collect()
     }
 
+    /// The access log once it has at least `n` lines: a line is written after its response
+    /// has been sent. Panics (with the lines seen) after `timeout`.
+    pub fn wait_access(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = self.access();
+            if lines.len() >= n {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} access-log lines after {timeout:?}: {:?}",
+                lines.len(),
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Wait for a JSON line matching `pred`; panics (with the lines seen) on timeout.
     pub fn wait_event(&mut self, pred: impl Fn(&Value) -> bool, timeout: Duration) -> Value {
         let start = Instant::now();
