@@ -165,7 +165,7 @@ pub struct Rule {
     pub chain: Option<Box<Rule>>,
     /// (group, link) in the rule set's prefilter: the link's transformation group and
     /// its bit in the prefilter's link sets; set at load for `@rx` links whose regex
-    /// needs one of a few literals.
+    /// needs one of a few literals, and for `@pm` links.
     pub prefilter: Option<(u32, u32)>,
     pub file: Arc<str>,
     pub line: usize,

@@ -318,3 +318,36 @@ SecRule REQUEST_HEADERS "@rx evil" "id:71,phase:1,pass,log"
     );
     assert_eq!(m[1].value, "evil bot");
 }
+
+#[test]
+fn phrase_match_rules_match_the_same_values_with_and_without_the_prefilter() {
+    // @pm links take part in the prefilter: a value is skipped only when it holds none of
+    // the phrases after the rule's transformations, in any ASCII case.
+    let rs = rules(
+        r#"
+SecRule ARGS "@pm etc/passwd ; /bin/sh" "id:20,phase:1,pass,log,t:none,t:urlDecodeUni"
+SecRule ARGS_NAMES|REQUEST_COOKIES "@pm DROP" "id:21,phase:1,pass,log,t:none,t:lowercase"
+SecRule ARGS "@pm x" "id:22,phase:1,pass,log,multiMatch,t:none,t:removeWhitespace"
+SecRule ARGS "!@pm benign" "id:23,phase:1,pass,log"
+"#,
+    );
+    let cases: &[(&str, &[u32])] = &[
+        ("/?a=hello", &[23]),
+        ("/?a=%2525ETC%252fPasswd", &[20, 23]),
+        ("/?a=cat%20%253b%20id", &[20, 23]),
+        ("/?a=%2F%42in%2Fsh&b=benign", &[20, 23]),
+        ("/?DrOp=1&c=benign", &[21, 23]),
+        ("/?a=X&b=benign", &[22, 23]),
+        ("/?a=benign", &[]),
+    ];
+    for (uri, want) in cases {
+        for fast in [true, false] {
+            let mut t = tx(&rs);
+            if !fast {
+                t.disable_prefilter();
+            }
+            assert!(t.process_request_headers(&get(uri)).is_none());
+            assert_eq!(&ids(&t), want, "{uri} (prefilter {fast})");
+        }
+    }
+}

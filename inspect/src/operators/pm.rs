@@ -6,6 +6,9 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct Pm {
     ac: Option<AhoCorasick>,
+    /// The phrases, lower-cased: one of them occurs (ASCII case ignored) in every value
+    /// the operator matches, so the rule prefilter can skip values holding none.
+    phrases: Vec<Vec<u8>>,
 }
 
 impl Pm {
@@ -46,13 +49,22 @@ impl Pm {
 
     fn build(phrases: Vec<Vec<u8>>) -> Result<Pm, String> {
         if phrases.is_empty() {
-            return Ok(Pm { ac: None });
+            return Ok(Pm { ac: None, phrases });
         }
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(&phrases)
             .map_err(|e| e.to_string())?;
-        Ok(Pm { ac: Some(ac) })
+        let phrases = phrases.iter().map(|p| p.to_ascii_lowercase()).collect();
+        Ok(Pm {
+            ac: Some(ac),
+            phrases,
+        })
+    }
+
+    /// The lower-cased phrases (empty when the operator never matches).
+    pub fn phrases(&self) -> &[Vec<u8>] {
+        &self.phrases
     }
 
     pub fn eval(&self, input: &[u8], caps: Option<&mut Captures>) -> bool {

@@ -1,6 +1,7 @@
 //! The rule prefilter, built once at load: for every `@rx` rule link, the literals one
 //! of which must occur in a value for its regex to match (see
-//! [`crate::operators::literals`]), and one Aho-Corasick automaton over all of them.
+//! [`crate::operators::literals`]), for every `@pm` link its phrases, and one
+//! Aho-Corasick automaton over all of them.
 //!
 //! At run time each request value is scanned once for all literals; a link whose
 //! literals are all absent from the (transformed) value is not evaluated on it. Links
@@ -128,7 +129,7 @@ impl Prefilter {
             by_len[l.len().clamp(1, 4) - 1] += 1;
         }
         format!(
-            "{links} @rx links prefiltered in {} transformation groups; {} chain-trie nodes; automaton {} KiB; literals of length 1/2/3/4+: {}/{}/{}/{}",
+            "{links} @rx and @pm links prefiltered in {} transformation groups; {} chain-trie nodes; automaton {} KiB; literals of length 1/2/3/4+: {}/{}/{}/{}",
             self.groups.len(),
             self.chains.len(),
             self.ac.as_ref().map_or(0, |a| a.memory_usage() / 1024),
@@ -146,17 +147,19 @@ impl Prefilter {
     }
 }
 
-/// Whether a link may be skipped on values lacking its literals: a plain (not negated)
-/// regex the `regex` crate compiled.
-fn eligible(link: &Rule) -> Option<&regex::bytes::Regex> {
+/// The literals one of which every value a link matches holds (lower-cased, ASCII case
+/// ignored), when the link may be skipped on values lacking them: a plain (not negated)
+/// regex the `regex` crate compiled, or a phrase match (`@pm`, `@pmFromFile`).
+fn required_literals(link: &Rule) -> Option<literals::Literals> {
     if link.operator.negated || link.targets.is_empty() {
         return None;
     }
     match &link.operator.kind {
         OpKind::Rx(rx) => match rx.as_ref() {
-            Rx::Fast(re) => Some(re),
+            Rx::Fast(re) => literals::required(re.as_str()),
             _ => None,
         },
+        OpKind::Pm(pm) if !pm.phrases().is_empty() => Some(pm.phrases().to_vec()),
         _ => None,
     }
 }
@@ -175,7 +178,7 @@ pub fn build(rules: &mut [Rule]) -> Prefilter {
         while let Some(l) = link {
             l.prefilter = None;
             let node = chains.intern(l.tchain, &l.transforms);
-            if let Some(set) = eligible(l).and_then(|re| literals::required(re.as_str())) {
+            if let Some(set) = required_literals(l) {
                 let g = *group_of
                     .entry((l.tchain, l.multi_match))
                     .or_insert_with(|| {

@@ -1,7 +1,7 @@
 //! Per-transaction side of the rule prefilter ([`crate::ruleset::prefilter`]) and of
 //! the transformation memo: for a request list (ARGS, headers, cookies, their names),
 //! each value's output at every node of the chain trie it reaches, and which `@rx`
-//! links may match which value.
+//! and `@pm` links may match which value.
 //!
 //! A value's output after a chain prefix is computed once, whichever rules' chains
 //! share that prefix, and read by the prefilter and by rule evaluation alike (no hash
