@@ -11,21 +11,26 @@
 # children) over the requests wrk completed, read from /proc/PID/stat before and after
 # each run (bench/lib.sh bench_wrk_cpu). Prints markdown tables with the ratios.
 #
-#   bash bench/cpu/run.sh     # needs nginx, haproxy, libnginx-mod-http-modsecurity, wrk
+#   bash bench/cpu/run.sh     # needs nginx, haproxy, libnginx-mod-http-modsecurity, wrk,
+#                             # oha (cargo install oha --locked)
+#
+# Then the latency each proxy adds: p99 of the GET row at a fixed rate (oha -q RATE) through
+# each proxy, minus the app's own p99 at that rate.
 #
 # Env: DURATION (seconds per run, default 10), CONNS (default 32), ROWS (default
-# "get json sqli form upload"), ENGINE (a built palisade-engine; default: cargo build
-# --release). Not a test: numbers depend on the machine and whatever else runs on it.
+# "get json sqli form upload"), RATE (req/s of the latency runs, default 1000), ENGINE (a
+# built palisade-engine; default: cargo build --release). Not a test: numbers depend on the machine and whatever else runs on it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
 export DURATION=${DURATION:-10} CONNS=${CONNS:-32}
+RATE=${RATE:-1000}
 ROWS=${ROWS:-get json sqli form upload}
 crs=${CRS_DIR:-$root/../shared/crs/v4.28.0}
 module=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
-for tool in nginx haproxy wrk curl python3 getconf; do
-    command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install nginx haproxy wrk curl)" >&2; exit 1; }
+for tool in nginx haproxy wrk curl python3 getconf oha; do
+    command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install nginx haproxy wrk curl; cargo install oha --locked)" >&2; exit 1; }
 done
 [ -f "$module" ] || { echo "error: $module missing (apt-get install libnginx-mod-http-modsecurity)" >&2; exit 1; }
 [ -d "$crs/rules" ] || { echo "error: CRS not found at $crs (../shared beside the checkout)" >&2; exit 1; }
@@ -190,6 +195,17 @@ sleep "$((DURATION / 2))"
 rss_busy=$(bench_rss_kb "${PID[crs]}")
 wait "$wrk_pid"
 
+# p99 at a fixed rate: what each proxy adds to the app's own latency.
+declare -A P99
+p99_ms() { # port -> p99 latency in ms of GET row requests at RATE req/s
+    oha --no-tui -z "${DURATION}s" -q "$RATE" -c 16 --output-format json "http://127.0.0.1:$1$get_path" |
+        python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["latencyPercentiles"]["p99"]*1000))'
+}
+for p in app nginx haproxy off modsec crs; do
+    echo "==> $(label_of get): $p (oha -q $RATE -z ${DURATION}s)" >&2
+    if [ "$p" = app ]; then P99[$p]=$(p99_ms "$app"); else P99[$p]=$(p99_ms "${PORT[$p]}"); fi
+done
+
 fmt() { python3 -c "import sys; v=float(sys.argv[1]); print(f'{v:,.0f}' if v >= 100 else f'{v:.1f}')" "$1"; }
 ratio() { python3 -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.1f}x' if b > 0 else '-')" "$1" "$2"; }
 echo
@@ -216,5 +232,15 @@ for row in $ROWS; do
     for p in nginx haproxy off modsec crs; do printf ' %s |' "${RPS[$p-$row]}"; done
     echo
 done
+echo
+echo "p99 latency of $(label_of get) at $RATE req/s (oha -c16 -z${DURATION}s), and what the proxy adds to the app's own p99 (${P99[app]} ms)"
+echo
+echo "| | nginx proxy_pass | haproxy | engine, inspection off | nginx + ModSecurity | engine + CRS |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+printf '| p99 (ms) |'
+for p in nginx haproxy off modsec crs; do printf ' %s |' "${P99[$p]}"; done
+printf '\n| added (ms) |'
+for p in nginx haproxy off modsec crs; do printf ' %s |' "$(python3 -c "import sys; print('%.3f' % (float(sys.argv[1]) - float(sys.argv[2])))" "${P99[$p]}" "${P99[app]}")"; done
+echo
 echo
 echo "engine + CRS resident memory: $((rss_idle / 1024)) MiB idle with the CRS loaded, $((rss_busy / 1024)) MiB under 100 connections"
