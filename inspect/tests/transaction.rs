@@ -351,3 +351,49 @@ SecRule ARGS "!@pm benign" "id:23,phase:1,pass,log"
         }
     }
 }
+
+#[test]
+fn libinjection_verdicts_on_repeated_values_are_the_same_as_on_the_first() {
+    // The fast path reuses a verdict (and the SQLi fingerprint it captures) for bytes it
+    // has already checked in the transaction; the reference path runs libinjection every
+    // time. `c` repeats `a` after `b` captured another fingerprint, so the last capture
+    // shows whether the repeat captured its own.
+    let rs = rules(
+        r#"
+SecRule ARGS "@detectSQLi" "id:30,phase:1,pass,log,capture,t:none,t:urlDecodeUni,logdata:'%{TX.0} in %{MATCHED_VAR_NAME}',setvar:tx.sqli=+1"
+SecRule ARGS "@detectXSS" "id:31,phase:1,pass,log,t:none,t:urlDecodeUni,setvar:tx.xss=+1"
+SecRule ARGS "!@detectSQLi" "id:32,phase:1,pass,log,t:none,setvar:tx.clean=+1"
+"#,
+    );
+    let or = "1%27%20OR%20%271%27%3D%271";
+    let union = "1%20UNION%20SELECT%20username%20FROM%20users--";
+    let xss = "%3Cscript%3Ealert(1)%3C/script%3E";
+    let uri = format!("/?a={or}&b={union}&c={or}&d={xss}&e={xss}&f=blue&g=blue");
+    let mut outcomes = Vec::new();
+    for fast in [true, false] {
+        let mut t = tx(&rs);
+        if !fast {
+            t.disable_prefilter();
+        }
+        assert!(t.process_request_headers(&get(&uri)).is_none());
+        let data: Vec<(u32, String)> = t
+            .matched_rules()
+            .iter()
+            .map(|m| (m.id, m.data.clone()))
+            .collect();
+        let counts: Vec<Option<Vec<u8>>> = ["sqli", "xss", "clean"]
+            .iter()
+            .map(|v| t.tx_var(v).map(<[u8]>::to_vec))
+            .collect();
+        outcomes.push((data, counts));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    let (data, counts) = &outcomes[0];
+    assert_eq!(counts[0].as_deref(), Some(&b"3"[..]), "{data:?}");
+    assert_eq!(counts[1].as_deref(), Some(&b"2"[..]), "{data:?}");
+    assert_eq!(counts[2].as_deref(), Some(&b"4"[..]), "{data:?}");
+    let first = libinjectionrs::detect_sqli(b"1' OR '1'='1")
+        .fingerprint
+        .unwrap();
+    assert_eq!(data[0], (30, format!("{first} in ARGS:c")));
+}

@@ -14,6 +14,7 @@ pub use ip::IpSet;
 pub use pm::Pm;
 pub use rx::Rx;
 pub(crate) use simple::atoi;
+pub(crate) use simple::eval_kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {

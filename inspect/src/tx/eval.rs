@@ -1,7 +1,7 @@
 //! The rule loop of one phase: targets, transformations, operator, actions.
 use super::store::full_name;
-use super::{Allowed, Disruptive, Intervention, MatchedRule, TCache, Transaction};
-use crate::operators::Captures;
+use super::{Allowed, Disruptive, InjectionMemo, Intervention, MatchedRule, TCache, Transaction};
+use crate::operators::{Captures, OpKind};
 use crate::parser::targets::Target;
 use crate::rule::{AllowScope, Rule, RuleAction};
 use crate::ruleset::{EngineMode, Entry};
@@ -188,6 +188,8 @@ impl Transaction {
         {
             let store = &self.store;
             let cache = &mut self.cache;
+            // The reference path (prefilter off) runs libinjection on every value, as before.
+            let mut injections = self.use_prefilter.then_some(&mut self.injection);
             let pf = &self.rs.prefilter;
             let pf_state = &mut self.pf;
             let pf_link = link
@@ -244,12 +246,24 @@ impl Transaction {
                     let memo = node.zip(item.slot);
                     let hit = match (link.multi_match, memo) {
                         (true, Some((node, (id, i)))) => {
-                            if link.operator.eval(item.value, store, caps.as_mut()) {
+                            if eval_op(
+                                link,
+                                item.value,
+                                store,
+                                caps.as_mut(),
+                                injections.as_deref_mut(),
+                            ) {
                                 Some(item.value.to_vec())
                             } else {
                                 let mut hit = None;
                                 pf_state.changed_on_path(pf, store, id, node, i, &mut |v| {
-                                    if link.operator.eval(v, store, caps.as_mut()) {
+                                    if eval_op(
+                                        link,
+                                        v,
+                                        store,
+                                        caps.as_mut(),
+                                        injections.as_deref_mut(),
+                                    ) {
                                         hit = Some(v.to_vec());
                                     }
                                     hit.is_some()
@@ -257,17 +271,21 @@ impl Transaction {
                                 hit
                             }
                         }
-                        (true, None) => multi_match(link, item.value, store, &mut caps),
+                        (true, None) => multi_match(
+                            link,
+                            item.value,
+                            store,
+                            &mut caps,
+                            injections.as_deref_mut(),
+                        ),
                         (false, Some((node, (id, i)))) => {
                             let v = pf_state.output(pf, store, id, node, i);
-                            link.operator
-                                .eval(v, store, caps.as_mut())
+                            eval_op(link, v, store, caps.as_mut(), injections.as_deref_mut())
                                 .then(|| v.to_vec())
                         }
                         (false, None) => {
                             let v = transformed(cache, link, item.value);
-                            link.operator
-                                .eval(&v, store, caps.as_mut())
+                            eval_op(link, &v, store, caps.as_mut(), injections.as_deref_mut())
                                 .then(|| v.to_vec())
                         }
                     };
@@ -309,8 +327,9 @@ fn multi_match(
     raw: &[u8],
     store: &super::store::Store,
     caps: &mut Option<Captures>,
+    mut memo: Option<&mut InjectionMemo>,
 ) -> Option<Vec<u8>> {
-    if link.operator.eval(raw, store, caps.as_mut()) {
+    if eval_op(link, raw, store, caps.as_mut(), memo.as_deref_mut()) {
         return Some(raw.to_vec());
     }
     let mut cur: Option<Vec<u8>> = None;
@@ -325,7 +344,7 @@ fn multi_match(
             continue;
         }
         let produced = std::mem::take(&mut next);
-        if link.operator.eval(&produced, store, caps.as_mut()) {
+        if eval_op(link, &produced, store, caps.as_mut(), memo.as_deref_mut()) {
             return Some(produced);
         }
         if let Some(old) = cur.replace(produced) {
@@ -333,6 +352,55 @@ fn multi_match(
         }
     }
     None
+}
+
+/// The link's operator on `v`. With a memo, a libinjection verdict on bytes seen earlier in
+/// the transaction is reused, captures included: the same answer without running it again.
+#[inline]
+fn eval_op(
+    link: &Rule,
+    v: &[u8],
+    store: &super::store::Store,
+    caps: Option<&mut Captures>,
+    memo: Option<&mut InjectionMemo>,
+) -> bool {
+    match (&link.operator.kind, memo) {
+        (OpKind::DetectSqli, Some(memo)) => memoized_injection(link, v, store, caps, memo, false),
+        (OpKind::DetectXss, Some(memo)) => memoized_injection(link, v, store, caps, memo, true),
+        _ => link.operator.eval(v, store, caps),
+    }
+}
+
+/// `@detectSQLi` (`xss` false) or `@detectXSS` through the memo. Out of line: the rule
+/// loop stays as small as it was for every other operator.
+#[inline(never)]
+fn memoized_injection(
+    link: &Rule,
+    v: &[u8],
+    store: &super::store::Store,
+    caps: Option<&mut Captures>,
+    memo: &mut InjectionMemo,
+    xss: bool,
+) -> bool {
+    let op = &link.operator;
+    let key = (xss, crate::fxhash::hash_bytes(v));
+    let (injection, captured) = match memo.get(&key) {
+        Some((input, injection, captured)) if **input == *v => (*injection, captured.clone()),
+        _ => {
+            let mut captured = Captures::new();
+            let injection = crate::operators::eval_kind(&op.kind, v, store, Some(&mut captured));
+            memo.insert(key, (v.into(), injection, captured.clone()));
+            (injection, captured)
+        }
+    };
+    // As `eval_kind` does: a match with a fingerprint replaces the captures.
+    if injection
+        && !captured.is_empty()
+        && let Some(caps) = caps
+    {
+        *caps = captured;
+    }
+    injection != op.negated
 }
 
 enum Val<'a> {

@@ -86,12 +86,19 @@ enum Allowed {
 /// the input); the input is kept to rule out hash collisions.
 type TCache = HashMap<(u32, u64), (Box<[u8]>, Arc<Vec<u8>>), crate::fxhash::FxBuild>;
 
+/// Per-transaction memo of libinjection verdicts (`@detectSQLi`, `@detectXSS`: pure
+/// functions of the value), keyed by (XSS or not, hash of the value): the value, whether
+/// it is an injection, and what the operator captures (the SQLi fingerprint).
+type InjectionMemo =
+    HashMap<(bool, u64), (Box<[u8]>, bool, crate::operators::Captures), crate::fxhash::FxBuild>;
+
 pub struct Transaction {
     rs: Arc<RuleSet>,
     store: Store,
     mode: EngineMode,
     matched: Vec<MatchedRule>,
     cache: TCache,
+    injection: InjectionMemo,
     removed: Vec<RuleSelector>,
     target_exclusions: Vec<TargetExclusion>,
     body_processor: Option<BodyProcessor>,
@@ -136,6 +143,7 @@ impl Transaction {
             store,
             matched: Vec::new(),
             cache: TCache::default(),
+            injection: InjectionMemo::default(),
             removed: Vec::new(),
             target_exclusions: Vec::new(),
             body_processor: None,
