@@ -148,6 +148,7 @@ fn free_port() -> u16 {
 
 /// nginx proxying to a second nginx server; it logs what it forwarded (a request it
 /// answers itself, such as its own 400, has no `$upstream_addr` and is not counted).
+/// One process (`master_process off`), so killing the child on drop leaves no worker.
 fn nginx_app(dir: &Path) -> App {
     let root = dir.join("nginx");
     std::fs::create_dir_all(&root).unwrap();
@@ -157,6 +158,7 @@ fn nginx_app(dir: &Path) -> App {
         r#"
 worker_processes 1;
 daemon off;
+master_process off;
 pid {r}/nginx.pid;
 error_log {r}/error.log warn;
 events {{ worker_connections 512; }}
