@@ -302,25 +302,14 @@ fn is_scoring(id: u64) -> bool {
 
 /// The matched rule ids of the last `n` of `total` access-log lines, oldest first.
 fn last_rule_ids(engine: &Engine, total: usize, n: usize) -> Vec<Vec<u64>> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let lines = engine.access();
-        if lines.len() >= total {
-            return lines[lines.len().saturating_sub(n)..]
-                .iter()
-                .map(|v| {
-                    v["rule_ids"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|id| id.as_u64()).collect())
-                        .unwrap_or_default()
-                })
-                .collect();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} of {total} access-log lines",
-            lines.len()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let lines = engine.wait_access(total, Duration::from_secs(10));
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|v| {
+            v["rule_ids"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|id| id.as_u64()).collect())
+                .unwrap_or_default()
+        })
+        .collect()
 }
