@@ -365,14 +365,15 @@ fn eval_op(
     memo: Option<&mut InjectionMemo>,
 ) -> bool {
     match (&link.operator.kind, memo) {
-        (OpKind::DetectSqli, Some(memo)) => memoized_injection(link, v, store, caps, memo, false),
-        (OpKind::DetectXss, Some(memo)) => memoized_injection(link, v, store, caps, memo, true),
+        (OpKind::DetectSqli | OpKind::DetectXss, Some(memo)) => {
+            memoized_injection(link, v, store, caps, memo)
+        }
         _ => link.operator.eval(v, store, caps),
     }
 }
 
-/// `@detectSQLi` (`xss` false) or `@detectXSS` through the memo. Out of line: the rule
-/// loop stays as small as it was for every other operator.
+/// `@detectSQLi` or `@detectXSS` through the memo. Out of line: the rule loop stays as
+/// small as it was for every other operator.
 #[inline(never)]
 fn memoized_injection(
     link: &Rule,
@@ -380,10 +381,12 @@ fn memoized_injection(
     store: &super::store::Store,
     caps: Option<&mut Captures>,
     memo: &mut InjectionMemo,
-    xss: bool,
 ) -> bool {
     let op = &link.operator;
-    let key = (xss, crate::fxhash::hash_bytes(v));
+    let key = (
+        matches!(op.kind, OpKind::DetectXss),
+        crate::fxhash::hash_bytes(v),
+    );
     let (injection, captured) = match memo.get(&key) {
         Some((input, injection, captured)) if **input == *v => (*injection, captured.clone()),
         _ => {
